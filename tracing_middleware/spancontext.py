@@ -1,0 +1,112 @@
+"""The format-neutral span context every propagator, sampler and engine shares.
+
+Propagation formats disagree on id widths and flags; this is the one shape they all map
+to, so a trace entering as B3 can leave as W3C or osprofiler without losing its ids.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Mapping
+from types import MappingProxyType
+
+__all__ = [
+    "EMPTY",
+    "INVALID_SPAN_ID",
+    "INVALID_TRACE_ID",
+    "Propagated",
+    "SpanContext",
+    "format_span_id",
+    "format_trace_id",
+    "new_span_id",
+    "new_trace_id",
+]
+
+INVALID_TRACE_ID = 0
+INVALID_SPAN_ID = 0
+_MAX_TRACE_ID = (1 << 128) - 1
+_MAX_SPAN_ID = (1 << 64) - 1
+
+_rng = random.SystemRandom()
+
+
+def new_trace_id() -> int:
+    """A random, non-zero 128-bit trace id (W3C Trace Context 3.2.2.3)."""
+    while True:
+        value = _rng.getrandbits(128)
+        if value:
+            return value
+
+
+def new_span_id() -> int:
+    """A random, non-zero 64-bit span id."""
+    while True:
+        value = _rng.getrandbits(64)
+        if value:
+            return value
+
+
+def format_trace_id(trace_id: int) -> str:
+    """32 lowercase hex digits: the form the store, OTLP JSON and W3C use."""
+    return f"{trace_id:032x}"
+
+
+def format_span_id(span_id: int) -> str:
+    """16 lowercase hex digits."""
+    return f"{span_id:016x}"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SpanContext:
+    """What crosses a process boundary about one span.
+
+    ``sampled`` is ``None`` when the caller deferred the decision (B3 and Jaeger allow
+    it). ``forced`` is set only by a verified osprofiler signature: it is the one signal
+    from outside that overrides the sampling policy. ``trace_state`` keeps W3C
+    ``tracestate`` members, already validated, in order.
+    """
+
+    trace_id: int
+    span_id: int
+    sampled: bool | None = None
+    remote: bool = True
+    trace_state: tuple[tuple[str, str], ...] = ()
+    forced: bool = False
+    debug: bool = False
+
+    @property
+    def is_valid(self) -> bool:
+        return 0 < self.trace_id <= _MAX_TRACE_ID and 0 < self.span_id <= _MAX_SPAN_ID
+
+    @property
+    def trace_id_hex(self) -> str:
+        return format_trace_id(self.trace_id)
+
+    @property
+    def span_id_hex(self) -> str:
+        return format_span_id(self.span_id)
+
+
+_NO_BAGGAGE: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Propagated:
+    """The result of extraction: a remote parent (or none) plus baggage.
+
+    Immutable so that one extraction can be shared by the edge and its integrations
+    without anyone editing it under the other's feet.
+    """
+
+    span_context: SpanContext | None = None
+    baggage: Mapping[str, str] = _NO_BAGGAGE
+
+    def with_span_context(self, span_context: SpanContext | None) -> Propagated:
+        return Propagated(span_context, self.baggage)
+
+    def with_baggage(self, baggage: Mapping[str, str]) -> Propagated:
+        return Propagated(self.span_context, MappingProxyType(dict(baggage)))
+
+
+EMPTY = Propagated()

@@ -18,7 +18,7 @@ __all__ = ["DidNotEnable", "Integration"]
 LOG = logging.getLogger(__name__)
 
 
-class DidNotEnable(Exception):  # noqa: N818 - sentry-python's name, kept on purpose
+class DidNotEnable(Exception):
     """The library this integration instruments is not importable (or too old)."""
 
 

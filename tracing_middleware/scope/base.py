@@ -19,7 +19,7 @@ __all__ = ["BaseScopeManager", "TracingScope"]
 class TracingScope(opentracing.Scope):
     """A scope that restores the previous state through a manager-specific token."""
 
-    __slots__ = ("_finish_on_close", "_token", "_closed")
+    __slots__ = ("_closed", "_finish_on_close", "_token")
 
     def __init__(self, manager: BaseScopeManager, span: opentracing.Span,
                  finish_on_close: bool, token: Any) -> None:

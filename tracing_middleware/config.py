@@ -1,0 +1,383 @@
+"""One frozen :class:`Settings` per pipeline, from paste ``local_conf``, oslo.config,
+the environment and the built-in defaults, in that order of precedence.
+
+Every value is checked here, at load time, and every problem is reported with the option
+name, the bad value and what is accepted. The caller decides what a bad value costs: the
+edges disable tracing for the process (one ERROR line per problem) and carry on;
+``os-tracing check-config`` prints the problems and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import sys
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any
+
+from oslo_config import cfg
+
+from tracing_middleware import opts
+
+__all__ = [
+    "ConfigError",
+    "ExporterURL",
+    "INTEGRATION_NAMES",
+    "DEFAULT_INTEGRATIONS",
+    "PROPAGATOR_NAMES",
+    "SAMPLER_NAMES",
+    "SCOPE_MANAGER_NAMES",
+    "Settings",
+    "load_settings",
+    "parse_exporter_url",
+]
+
+PROPAGATOR_NAMES = ("tracecontext", "baggage", "b3", "b3multi", "jaeger", "osprofiler", "none")
+SAMPLER_NAMES = (
+    "always_on", "always_off", "traceidratio", "parentbased_always_on",
+    "parentbased_always_off", "parentbased_traceidratio", "jaeger_remote",
+    "parentbased_jaeger_remote",
+)
+SCOPE_MANAGER_NAMES = ("contextvars", "threadlocal", "asyncio", "eventlet", "gevent", "auto")
+INTEGRATION_NAMES = (
+    "requests", "urllib3", "keystoneauth1", "httpx", "sqlalchemy", "threading", "futurist",
+    "eventlet", "asyncio", "logging", "osprofiler",
+)
+#: Enabled when ``integrations`` is unset, each only if its library is importable.
+DEFAULT_INTEGRATIONS = (
+    "requests", "urllib3", "keystoneauth1", "sqlalchemy", "threading", "futurist", "logging",
+)
+EXPORTER_SCHEMES = ("otlp+http", "otlp+https", "otlp+grpc", "sqlite", "console", "jaeger+udp")
+
+
+class ConfigError(ValueError):
+    """One or more option values are unusable; ``problems`` has one sentence each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclasses.dataclass(frozen=True)
+class ExporterURL:
+    """A parsed ``exporters`` entry. ``url`` is what the exporter connects to."""
+
+    scheme: str
+    url: str
+    raw: str
+
+    @property
+    def display(self) -> str:
+        """The URL with any password removed, safe to log."""
+        return _redact_url(self.raw)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    enabled: bool = True
+    service_name: str = "unknown_service"
+    tracer: str = "opentelemetry"
+    propagators: tuple[str, ...] = ("tracecontext", "baggage")
+    sampler: str = "parentbased_always_on"
+    sampler_arg: str | None = None
+    upstream_sampling_rate_limit: float = 100.0
+    exporters: tuple[ExporterURL, ...] = ()
+    scope_manager: str = "contextvars"
+    hmac_keys: tuple[str, ...] = dataclasses.field(default=(), repr=False)
+    integrations: tuple[str, ...] | None = None
+    excluded_paths: tuple[re.Pattern[str], ...] = ()
+    traceresponse: bool = False
+    propagation_targets: tuple[re.Pattern[str], ...] = ()
+    resource_attributes: tuple[tuple[str, str], ...] = ()
+    sensitive_query_keys: frozenset[str] = frozenset()
+    max_queue_size: int = 2048
+    export_batch_size: int = 512
+    export_interval_ms: int = 1000
+    export_timeout_ms: int = 10000
+
+    def engine_key(self) -> tuple[Any, ...]:
+        """What must be equal for two pipelines to share one tracer engine."""
+        return (self.service_name, self.tracer, self.propagators, self.sampler,
+                self.sampler_arg, self.upstream_sampling_rate_limit, self.exporters,
+                self.scope_manager, self.hmac_keys, self.resource_attributes,
+                self.max_queue_size, self.export_batch_size, self.export_interval_ms,
+                self.export_timeout_ms)
+
+
+def _redact_url(raw: str) -> str:
+    try:
+        parts = urllib.parse.urlsplit(raw)
+    except ValueError:
+        return "<unparsable>"
+    if parts.password is None:
+        return raw
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    user = parts.username or ""
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def default_store_url() -> str:
+    """The embedded store: ``$OS_TRACING_STORE``, else the XDG data directory."""
+    env = os.environ.get("OS_TRACING_STORE")
+    if env:
+        return env
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share")
+    return "sqlite:///" + os.path.join(base, "os-tracing", "traces.db")
+
+
+def parse_exporter_url(raw: str) -> ExporterURL:
+    """``otlp+http://h:4318`` -> the OTLP/HTTP traces endpoint, and so on.
+
+    Raises ``ValueError`` naming what is accepted. An OTLP/HTTP URL without a path gets
+    ``/v1/traces`` appended, as ``OTEL_EXPORTER_OTLP_ENDPOINT`` does.
+    """
+    value = raw.strip()
+    if "://" not in value:
+        raise ValueError(f"expected a URL with one of the schemes {', '.join(EXPORTER_SCHEMES)}")
+    scheme, rest = value.split("://", 1)
+    scheme = scheme.lower()
+    if scheme not in EXPORTER_SCHEMES:
+        raise ValueError(
+            f"unknown scheme {scheme!r}; expected one of {', '.join(EXPORTER_SCHEMES)}")
+    if scheme == "console":
+        return ExporterURL(scheme, "", raw)
+    if scheme == "sqlite":
+        if not rest.startswith("/") or rest == "/":
+            raise ValueError("expected sqlite:///relative/path or sqlite:////absolute/path")
+        return ExporterURL(scheme, value, raw)
+    parts = urllib.parse.urlsplit("x://" + rest)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("invalid port")
+    if not parts.hostname:
+        raise ValueError("missing host")
+    if scheme in ("otlp+http", "otlp+https"):
+        path = parts.path if parts.path not in ("", "/") else "/v1/traces"
+        http = scheme.split("+", 1)[1]
+        netloc = parts.netloc
+        return ExporterURL(scheme, urllib.parse.urlunsplit(
+            (http, netloc, path, parts.query, "")), raw)
+    if scheme == "otlp+grpc":
+        return ExporterURL(scheme, f"{parts.hostname}:{port or 4317}", raw)
+    return ExporterURL(scheme, f"{parts.hostname}:{port or 6831}", raw)
+
+
+def _env_bool(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Option values implied by OpenTelemetry's environment variables."""
+    values: dict[str, Any] = {}
+    if "OTEL_SDK_DISABLED" in environ:
+        values["enabled"] = not _env_bool(environ["OTEL_SDK_DISABLED"])
+    if environ.get("OTEL_SERVICE_NAME"):
+        values["service_name"] = environ["OTEL_SERVICE_NAME"]
+    if environ.get("OTEL_PROPAGATORS"):
+        values["propagators"] = [p.strip() for p in environ["OTEL_PROPAGATORS"].split(",")
+                                 if p.strip()]
+    if environ.get("OTEL_TRACES_SAMPLER"):
+        values["sampler"] = environ["OTEL_TRACES_SAMPLER"].strip()
+    if environ.get("OTEL_TRACES_SAMPLER_ARG"):
+        values["sampler_arg"] = environ["OTEL_TRACES_SAMPLER_ARG"].strip()
+    endpoint = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or environ.get(
+        "OTEL_EXPORTER_OTLP_ENDPOINT")
+    if endpoint:
+        protocol = (environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+                    or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf")
+        if protocol.strip() == "grpc":
+            hostport = endpoint.split("://", 1)[-1].rstrip("/")
+            values["exporters"] = ["otlp+grpc://" + hostport]
+        else:
+            values["exporters"] = ["otlp+" + endpoint.strip()]
+    if environ.get("OTEL_RESOURCE_ATTRIBUTES"):
+        attrs: dict[str, str] = {}
+        for item in environ["OTEL_RESOURCE_ATTRIBUTES"].split(","):
+            key, sep, val = item.partition("=")
+            if sep and key.strip():
+                attrs[urllib.parse.unquote(key.strip())] = urllib.parse.unquote(val.strip())
+        values["resource_attributes"] = attrs
+    return values
+
+
+def _is_user_set(conf: cfg.ConfigOpts, name: str) -> bool:
+    """True when ``[tracing] name`` came from a file, the CLI or an override."""
+    try:
+        location = conf.get_location(name, opts.GROUP)
+    except Exception:  # oslo.config too old, or not parsed yet
+        return True
+    if location is None:
+        return False
+    return location.location not in (cfg.Locations.opt_default, cfg.Locations.set_default)
+
+
+def _default_service_name(conf: cfg.ConfigOpts | None) -> str:
+    project = getattr(conf, "project", None) if conf is not None else None
+    if project:
+        return str(project)
+    prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if prog and prog not in ("-c", "python", "python3") and not prog.endswith(".py"):
+        return prog
+    return "unknown_service"
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str | None:
+    if value in choices:
+        return None
+    return (f"[tracing] {name} = {value!r} is not valid; expected one of "
+            f"{', '.join(choices)}")
+
+
+def _compile_all(name: str, patterns: list[str], problems: list[str]) -> tuple[
+        re.Pattern[str], ...]:
+    compiled = []
+    for pattern in patterns:
+        try:
+            compiled.append(re.compile(pattern))
+        except re.error as exc:
+            problems.append(f"[tracing] {name} = {pattern!r} is not a valid regular "
+                            f"expression ({exc})")
+    return tuple(compiled)
+
+
+def load_settings(conf: cfg.ConfigOpts | None = None,
+                  local_conf: Mapping[str, Any] | None = None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """Resolve every option: paste ``local_conf`` > config file > environment > default.
+
+    Raises :class:`ConfigError` listing every problem (not only the first), so one
+    ``check-config`` run shows all of them.
+    """
+    environ = os.environ if environ is None else environ
+    local_conf = local_conf or {}
+    if conf is not None:
+        opts.register_opts(conf)
+    env_values = _from_env(environ)
+    problems: list[str] = []
+    raw: dict[str, Any] = {}
+    for opt in opts.OPTS:
+        name = opt.dest
+        if name in local_conf:
+            try:
+                raw[name] = opt.type(local_conf[name]) if isinstance(
+                    local_conf[name], str) else local_conf[name]
+            except (ValueError, TypeError) as exc:
+                shown = "***" if opt.secret else repr(local_conf[name])
+                problems.append(f"[tracing] {name} = {shown} (paste filter section) is not "
+                                f"valid: {exc}")
+                raw[name] = opt.default
+            continue
+        if conf is not None and _is_user_set(conf, name):
+            try:
+                raw[name] = getattr(conf[opts.GROUP], name)
+            except (ValueError, cfg.ConfigFileValueError) as exc:
+                problems.append(f"[tracing] {name} in the configuration file is not "
+                                f"valid: {exc}")
+                raw[name] = opt.default
+            continue
+        if name in env_values:
+            raw[name] = env_values[name]
+            continue
+        raw[name] = opt.default
+    return _build(raw, conf, problems)
+
+
+def _build(raw: dict[str, Any], conf: cfg.ConfigOpts | None, problems: list[str]) -> Settings:
+    lower = _lower_list
+    propagators = tuple(dict.fromkeys(lower(raw["propagators"]) or ["none"]))
+    for name in propagators:
+        problem = _check_choice("propagators", name, PROPAGATOR_NAMES)
+        if problem:
+            problems.append(problem)
+    sampler = (raw["sampler"] or "").strip().lower()
+    problem = _check_choice("sampler", sampler, SAMPLER_NAMES)
+    if problem:
+        problems.append(problem)
+    scope_manager = (raw["scope_manager"] or "").strip().lower()
+    problem = _check_choice("scope_manager", scope_manager, SCOPE_MANAGER_NAMES)
+    if problem:
+        problems.append(problem)
+    integrations: tuple[str, ...] | None = None
+    if raw["integrations"] is not None:
+        integrations = tuple(dict.fromkeys(lower(raw["integrations"])))
+        for name in integrations:
+            problem = _check_choice("integrations", name, INTEGRATION_NAMES)
+            if problem:
+                problems.append(problem)
+    exporters: list[ExporterURL] = []
+    for entry in raw["exporters"] if raw["exporters"] else [default_store_url()]:
+        try:
+            exporters.append(parse_exporter_url(entry))
+        except ValueError as exc:
+            problems.append(f"[tracing] exporters = {_redact_url(entry)!r} is not valid: {exc}")
+    tracer = (raw["tracer"] or "").strip().lower()
+    available = _available_tracers()
+    if available is not None and tracer not in available:
+        problems.append(f"[tracing] tracer = {tracer!r} is not valid; expected one of "
+                        f"{', '.join(sorted(available))}")
+    hmac_keys = tuple(k for k in (raw["hmac_keys"] or []) if k)
+    if "osprofiler" in propagators and not hmac_keys:
+        problems.append("[tracing] propagators includes 'osprofiler' but [tracing] hmac_keys "
+                        "is empty; osprofiler headers cannot be verified or signed")
+    limit = raw["upstream_sampling_rate_limit"]
+    if limit is None or limit < 0:
+        problems.append(f"[tracing] upstream_sampling_rate_limit = {limit!r} must be >= 0")
+        limit = 100.0
+    ints = {}
+    for name in ("max_queue_size", "export_batch_size", "export_interval_ms",
+                 "export_timeout_ms"):
+        value = raw[name]
+        if not isinstance(value, int) or value < 1:
+            problems.append(f"[tracing] {name} = {value!r} must be a positive integer")
+            value = getattr(Settings, name)
+        ints[name] = value
+    excluded = _compile_all("excluded_paths", list(raw["excluded_paths"] or []), problems)
+    targets = _compile_all("propagation_targets", list(raw["propagation_targets"] or []),
+                           problems)
+    service_name = (raw["service_name"] or "").strip() or _default_service_name(conf)
+    if problems:
+        raise ConfigError(problems)
+    return Settings(
+        enabled=bool(raw["enabled"]),
+        service_name=service_name,
+        tracer=tracer,
+        propagators=tuple(p for p in propagators if p != "none"),
+        sampler=sampler,
+        sampler_arg=raw["sampler_arg"],
+        upstream_sampling_rate_limit=float(limit),
+        exporters=tuple(exporters),
+        scope_manager=scope_manager,
+        hmac_keys=hmac_keys,
+        integrations=integrations,
+        excluded_paths=excluded,
+        traceresponse=bool(raw["traceresponse"]),
+        propagation_targets=targets,
+        resource_attributes=tuple(sorted(dict(raw["resource_attributes"] or {}).items())),
+        sensitive_query_keys=frozenset(k.lower() for k in raw["sensitive_query_keys"] or []),
+        **ints,
+    )
+
+
+def _lower_list(values: Any) -> list[str]:
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = values.split(",")
+    return [str(v).strip().lower() for v in values if str(v).strip()]
+
+
+
+
+def _available_tracers() -> frozenset[str] | None:
+    """Names registered under ``os_tracing.tracers``; ``None`` if metadata is unreadable."""
+    try:
+        from importlib.metadata import entry_points
+
+        names = frozenset(ep.name for ep in entry_points(group="os_tracing.tracers"))
+    except Exception:
+        return None
+    return names or None

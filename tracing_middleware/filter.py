@@ -1,0 +1,192 @@
+"""The paste filter: continue or start a trace at the API edge, end it when the body closes.
+
+Only the edge work lives here: extract the caller's context, start a SERVER span named
+after the route, make it current while the application runs, end it when the server
+closes the response body (so a streamed Glance or Swift download gets its true
+duration). Everything else is the shared core in :mod:`tracing_middleware.tracer`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import opentracing
+from oslo_middleware import base
+
+from tracing_middleware import _guard, opts, tracer
+from tracing_middleware.httputil import redact_query, route_template
+from tracing_middleware.propagation.base import environ_getter
+
+__all__ = ["TracingFilter"]
+
+LOG = logging.getLogger(__name__)
+
+_OPT_NAMES = frozenset(o.dest for o in opts.OPTS)
+
+StartResponse = Callable[..., Any]
+
+
+class _ClosingBody:
+    """Wraps the response iterable; ends the span on ``close()``, which PEP 3333 guarantees.
+
+    ``close()`` of the wrapped iterable is always called, even if ending the span fails.
+    """
+
+    __slots__ = ("_body", "_finish")
+
+    def __init__(self, body: Iterable[bytes], finish: Callable[[BaseException | None], None]
+                 ) -> None:
+        self._body = body
+        self._finish = finish
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._body
+        except BaseException as exc:
+            self._finish(exc)
+            raise
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._finish(None)
+
+
+class TracingFilter(base.ConfigurableMiddleware):
+    """``[filter:tracing] use = egg:os-tracing#tracing``; any ``[tracing]`` option may be
+    set in that section and overrides the configuration file for this pipeline."""
+
+    def __init__(self, application: Any, conf: Any = None) -> None:
+        super().__init__(application, conf)
+        local = {k: v for k, v in self.conf.items() if k in _OPT_NAMES}
+        self._settings, self._tracing = tracer.configure(self.oslo_conf, local)
+        settings = self._settings
+        self._excluded = settings.excluded_paths if settings else ()
+        self._traceresponse = settings.traceresponse if settings else False
+        self._sensitive = settings.sensitive_query_keys if settings else frozenset()
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Any:
+        tracing = self._tracing
+        if tracing is None:
+            return self.application(environ, start_response)
+        path = environ.get("PATH_INFO", "") or "/"
+        for pattern in self._excluded:
+            if pattern.search(path):
+                return self.application(environ, start_response)
+        span = scope = None
+        with _guard.guarded("starting the server span"):
+            span = self._start_span(tracing, environ, path)
+            scope = tracing.activate(span)
+        if span is None:
+            return self.application(environ, start_response)
+        return self._call_traced(tracing, span, scope, environ, start_response)
+
+    def _start_span(self, tracing: tracer.Tracing, environ: dict[str, Any],
+                    path: str) -> opentracing.Span:
+        method = environ.get("REQUEST_METHOD", "GET")
+        route = route_template(environ.get("SCRIPT_NAME", "") + path)
+        tags: dict[str, Any] = {
+            "span.kind": "server",
+            "http.request.method": method,
+            "url.path": path,
+            "url.scheme": environ.get("wsgi.url_scheme", "http"),
+            "http.route": route,
+        }
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME")
+        if host:
+            name, _, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
+            tags["server.address"] = name or host
+            port = port or environ.get("SERVER_PORT")
+            if port and str(port).isdigit():
+                tags["server.port"] = int(port)
+        query = environ.get("QUERY_STRING")
+        if query:
+            tags["url.query"] = redact_query(query, self._sensitive)
+        client = environ.get("REMOTE_ADDR")
+        if client:
+            tags["client.address"] = client
+        agent = environ.get("HTTP_USER_AGENT")
+        if agent:
+            tags["user_agent.original"] = agent[:256]
+        parent = tracing.extract(environ, environ_getter)
+        return tracing.start_span(f"{method} {route}", parent=parent, kind="server",
+                                  tags=tags)
+
+    def _call_traced(self, tracing: tracer.Tracing, span: opentracing.Span,
+                     scope: opentracing.Scope | None, environ: dict[str, Any],
+                     start_response: StartResponse) -> Any:
+        state: dict[str, Any] = {}
+        finished = False
+
+        def finish(exc: BaseException | None) -> None:
+            nonlocal finished
+            if finished:
+                return
+            finished = True
+            with _guard.guarded("ending the server span"):
+                self._end_span(tracing, span, environ, state, exc)
+
+        def traced_start_response(status: str, headers: list[tuple[str, str]],
+                                  exc_info: Any = None) -> Any:
+            with _guard.guarded("reading the response status"):
+                state["status"] = status
+                state["headers"] = headers
+                if self._traceresponse:
+                    context = tracing.span_context_of(span)
+                    if context is not None:
+                        flags = "01" if context.sampled else "00"
+                        headers.append(("traceresponse", f"00-{context.trace_id_hex}-"
+                                                         f"{context.span_id_hex}-{flags}"))
+            if exc_info is None:
+                return start_response(status, headers)
+            return start_response(status, headers, exc_info)
+
+        try:
+            body = self.application(environ, traced_start_response)
+        except BaseException as exc:
+            finish(exc)
+            raise
+        finally:
+            if scope is not None:
+                scope.close()
+        try:
+            return _ClosingBody(body, finish)
+        except Exception:
+            finish(None)
+            return body
+
+    def _end_span(self, tracing: tracer.Tracing, span: opentracing.Span,
+                  environ: dict[str, Any], state: dict[str, Any],
+                  exc: BaseException | None) -> None:
+        status = state.get("status")
+        code = None
+        if status:
+            head = status.split(" ", 1)[0]
+            if head.isdigit():
+                code = int(head)
+                span.set_tag("http.response.status_code", code)
+        for name, value in state.get("headers") or ():
+            if name.lower() == "x-openstack-request-id":
+                span.set_tag("openstack.request_id", value[:128])
+                break
+        else:
+            request_id = environ.get("openstack.request_id")
+            if isinstance(request_id, str):
+                span.set_tag("openstack.request_id", request_id[:128])
+        project = environ.get("HTTP_X_PROJECT_ID")
+        if isinstance(project, str) and project:
+            span.set_tag("openstack.project_id", project[:64])
+        if exc is not None:
+            tracing.set_error(span, exc)
+            span.set_tag("error.type", type(exc).__qualname__)
+        elif code is not None and code >= 500:
+            tracing.set_error(span, description=status)
+            span.set_tag("error.type", str(code))
+        span.finish()
+
+

@@ -1,0 +1,159 @@
+"""Every ``[tracing]`` option, in one place, for oslo-config-generator and the docs.
+
+Names follow OpenTelemetry's environment variables where one exists (``propagators`` for
+``OTEL_PROPAGATORS``, ``sampler`` for ``OTEL_TRACES_SAMPLER``...) so operators who know
+one know the other. Defaults here are the built-in ones; :mod:`tracing_middleware.config`
+layers the environment and paste ``local_conf`` over them.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from oslo_config import cfg
+
+__all__ = ["GROUP", "OPTS", "list_opts", "register_opts"]
+
+GROUP = "tracing"
+
+OPTS: list[cfg.Opt] = [
+    cfg.BoolOpt(
+        "enabled",
+        default=True,
+        help="Trace this service. When false the paste filter and the messaging driver "
+        "pass everything through untouched. Environment: OTEL_SDK_DISABLED=true disables.",
+    ),
+    cfg.StrOpt(
+        "service_name",
+        help="Service name recorded on every span (OpenTelemetry ``service.name``). "
+        "Environment: OTEL_SERVICE_NAME. Default: the oslo.config project name, else the "
+        "program name.",
+    ),
+    cfg.StrOpt(
+        "tracer",
+        default="opentelemetry",
+        help="Tracer engine, loaded by name from the ``os_tracing.tracers`` entry point: "
+        "``opentelemetry`` (default, OTLP), ``jaeger`` (jaeger-client, needs the "
+        "``jaeger`` extra) or ``noop``.",
+    ),
+    cfg.ListOpt(
+        "propagators",
+        default=["tracecontext", "baggage"],
+        help="Wire formats extracted from and injected into requests and messages, in "
+        "order: tracecontext, baggage, b3, b3multi, jaeger, osprofiler, none. On "
+        "extraction the first format that yields a valid context wins; baggage is always "
+        "merged; on injection every format is written. Environment: OTEL_PROPAGATORS.",
+    ),
+    cfg.StrOpt(
+        "sampler",
+        default="parentbased_always_on",
+        help="Sampler: always_on, always_off, traceidratio, parentbased_always_on, "
+        "parentbased_always_off, parentbased_traceidratio, jaeger_remote, "
+        "parentbased_jaeger_remote. Environment: OTEL_TRACES_SAMPLER.",
+    ),
+    cfg.StrOpt(
+        "sampler_arg",
+        help="Sampler argument: a ratio in [0, 1] for the ratio samplers; for the "
+        "jaeger_remote samplers ``endpoint=http://host:5778/sampling,"
+        "pollingIntervalMs=60000,initialSamplingRate=0.001`` (endpoint may be "
+        "file:///path/strategies.json). Environment: OTEL_TRACES_SAMPLER_ARG.",
+    ),
+    cfg.FloatOpt(
+        "upstream_sampling_rate_limit",
+        default=100.0,
+        min=0,
+        help="Traces per second per process that a caller outside the cloud may force "
+        "with a sampled flag (traceparent, B3, Jaeger). Beyond it the local sampler "
+        "decides. 0 means unlimited. A valid osprofiler signature is always honoured.",
+    ),
+    cfg.ListOpt(
+        "exporters",
+        help="Where finished spans go, as URLs: otlp+http://host:4318, "
+        "otlp+grpc://host:4317 (``grpc`` extra), sqlite:///path/traces.db, console://, "
+        "jaeger+udp://host:6831 (jaeger tracer only). Default: "
+        "OTEL_EXPORTER_OTLP_ENDPOINT if set, else the embedded SQLite store.",
+    ),
+    cfg.StrOpt(
+        "scope_manager",
+        default="contextvars",
+        help="Where the current span lives: contextvars, threadlocal, asyncio, eventlet, "
+        "gevent or auto (eventlet or gevent when the process is monkey-patched by them).",
+    ),
+    cfg.ListOpt(
+        "hmac_keys",
+        default=[],
+        secret=True,
+        help="osprofiler HMAC keys. A request or message signed with one of them is always "
+        "traced; the first key signs outgoing osprofiler headers. Never recorded or sent.",
+    ),
+    cfg.ListOpt(
+        "integrations",
+        help="Libraries to instrument: requests, urllib3, keystoneauth1, httpx, "
+        "sqlalchemy, threading, futurist, eventlet, asyncio, logging, osprofiler. Default: "
+        "those of requests, urllib3, keystoneauth1, sqlalchemy, threading, futurist and "
+        "logging that are importable.",
+    ),
+    cfg.ListOpt(
+        "excluded_paths",
+        default=["^/healthcheck"],
+        help="Regular expressions; requests whose path matches one are never traced.",
+    ),
+    cfg.BoolOpt(
+        "traceresponse",
+        default=False,
+        help="Return a W3C ``traceresponse`` header (Trace Context Level 2 draft).",
+    ),
+    cfg.ListOpt(
+        "propagation_targets",
+        default=[],
+        help="Regular expressions matched against the host of outgoing HTTP calls; when "
+        "set, trace headers are only sent to matching hosts. Empty: sent everywhere.",
+    ),
+    cfg.DictOpt(
+        "resource_attributes",
+        default={},
+        help="Extra resource attributes (key:value,...). Environment: "
+        "OTEL_RESOURCE_ATTRIBUTES (key=value,...).",
+    ),
+    cfg.ListOpt(
+        "sensitive_query_keys",
+        default=["token", "password", "passwd", "secret", "key", "signature",
+                 "sig", "auth", "x-auth-token", "temp_url_sig", "credential"],
+        help="Query-string keys whose values are redacted before a URL is recorded.",
+    ),
+    cfg.IntOpt(
+        "max_queue_size",
+        default=2048,
+        min=1,
+        help="Spans kept in memory per exporter while waiting for export; beyond it new "
+        "spans are dropped and counted.",
+    ),
+    cfg.IntOpt(
+        "export_batch_size",
+        default=512,
+        min=1,
+        help="Largest batch sent to an exporter at once.",
+    ),
+    cfg.IntOpt(
+        "export_interval_ms",
+        default=1000,
+        min=1,
+        help="How often queued spans are exported, in milliseconds.",
+    ),
+    cfg.IntOpt(
+        "export_timeout_ms",
+        default=10000,
+        min=1,
+        help="Time limit for one export call, in milliseconds.",
+    ),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    """Register the ``[tracing]`` group on ``conf`` (idempotent)."""
+    conf.register_opts(OPTS, group=GROUP)
+
+
+def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
+    """Entry point for ``oslo.config.opts``; deep copies, as oslo.messaging does."""
+    return [(GROUP, copy.deepcopy(OPTS))]

@@ -1,0 +1,84 @@
+"""The ``noop`` engine: context still flows (ids are carried through), nothing is recorded.
+
+Useful to propagate a caller's trace across a service without exporting anything, and as
+the cheapest possible baseline in benchmarks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import opentracing
+
+from tracing_middleware.plugins.base import TracerPlugin
+from tracing_middleware.spancontext import SpanContext, new_span_id, new_trace_id
+
+__all__ = ["NoopPlugin"]
+
+
+class _Context(opentracing.SpanContext):
+    __slots__ = ("neutral",)
+
+    def __init__(self, neutral: SpanContext) -> None:
+        self.neutral = neutral
+
+
+class _Span(opentracing.Span):
+    def __init__(self, tracer: opentracing.Tracer, context: _Context) -> None:
+        super().__init__(tracer, context)
+
+
+class _Tracer(opentracing.Tracer):
+    def __init__(self, plugin: NoopPlugin) -> None:
+        super().__init__(scope_manager=plugin.scope_manager)
+        self._plugin = plugin
+
+    def start_active_span(self, operation_name, child_of=None, references=None, tags=None,
+                          start_time=None, ignore_active_span=False, finish_on_close=True):
+        span = self.start_span(operation_name, child_of, references, tags, start_time,
+                               ignore_active_span)
+        return self.scope_manager.activate(span, finish_on_close)
+
+    def start_span(self, operation_name=None, child_of=None, references=None, tags=None,
+                   start_time=None, ignore_active_span=False):
+        if child_of is None and not ignore_active_span and self.active_span is not None:
+            child_of = self.active_span
+        parent = child_of.context if isinstance(child_of, opentracing.Span) else child_of
+        return self._plugin.start_span(operation_name or "", parent=parent, tags=tags)
+
+
+class NoopPlugin(TracerPlugin):
+    name = "noop"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tracer = _Tracer(self)
+
+    @property
+    def tracer(self) -> opentracing.Tracer:
+        return self._tracer
+
+    def start_span(self, name: str, *, parent: SpanContext | opentracing.SpanContext | None,
+                   kind: str | None = None, tags: Mapping[str, Any] | None = None,
+                   start_time: float | None = None) -> opentracing.Span:
+        if isinstance(parent, _Context):
+            parent = parent.neutral
+        if isinstance(parent, SpanContext) and parent.is_valid:
+            neutral = SpanContext(parent.trace_id, new_span_id(), parent.sampled, False,
+                                  parent.trace_state)
+        else:
+            neutral = SpanContext(new_trace_id(), new_span_id(), False, False)
+        return _Span(self._tracer, _Context(neutral))
+
+    def span_context_of(self, span: opentracing.Span | opentracing.SpanContext
+                        ) -> SpanContext | None:
+        context = span.context if isinstance(span, opentracing.Span) else span
+        return context.neutral if isinstance(context, _Context) else None
+
+    def is_recording(self, span: opentracing.Span) -> bool:
+        return False
+
+    def set_error(self, span: opentracing.Span, exc: BaseException | None = None,
+                  description: str | None = None) -> None:
+        return None

@@ -1,0 +1,235 @@
+"""The default engine: the OpenTelemetry SDK behind the official OpenTracing shim.
+
+The shim is subclassed only where OpenTracing cannot express what we need: span kind
+(from the ``span.kind`` tag), our scope manager instead of the OTel context (so the
+operator's ``scope_manager`` choice holds), plain-dict baggage that children inherit, and
+a sampler that sees our forced/deferred flags. Spans go to OTLP, the console or the
+embedded store through the SDK's ``BatchSpanProcessor`` (bounded queue, background
+thread, fork-aware), never on the request thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import opentracing
+from opentelemetry import trace as otel_trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import sampling as otel_sampling
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.shim.opentracing_shim import SpanContextShim, SpanShim, TracerShim
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    TraceState,
+    set_span_in_context,
+)
+
+from tracing_middleware.config import ExporterURL
+from tracing_middleware.export.otel_exporters import build_otel_exporter
+from tracing_middleware.plugins.base import TracerPlugin
+from tracing_middleware.sampling.base import Sampler
+from tracing_middleware.spancontext import SpanContext
+
+__all__ = ["FORCED_ATTRIBUTE", "DEFERRED_ATTRIBUTE", "OpenTelemetryPlugin"]
+
+LOG = logging.getLogger(__name__)
+
+#: Sampler hints passed as start attributes and removed before the span records them.
+FORCED_ATTRIBUTE = "_os_tracing.forced"
+DEFERRED_ATTRIBUTE = "_os_tracing.deferred"
+
+_KINDS = {
+    None: SpanKind.INTERNAL,
+    "server": SpanKind.SERVER,
+    "client": SpanKind.CLIENT,
+    "producer": SpanKind.PRODUCER,
+    "consumer": SpanKind.CONSUMER,
+}
+_KIND_NAMES = {v: k for k, v in _KINDS.items()}
+_EMPTY: Mapping[str, str] = {}
+
+
+class _SamplerAdapter(otel_sampling.Sampler):
+    """Runs our sampler inside the SDK, with the hints only we know about."""
+
+    def __init__(self, sampler: Sampler) -> None:
+        self._sampler = sampler
+
+    def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None,
+                      links=None, trace_state=None) -> otel_sampling.SamplingResult:
+        parent_span = otel_trace.get_current_span(parent_context).get_span_context()
+        attrs = dict(attributes) if attributes else {}
+        forced = bool(attrs.pop(FORCED_ATTRIBUTE, False))
+        deferred = bool(attrs.pop(DEFERRED_ATTRIBUTE, False))
+        parent = None
+        parent_state = None
+        if parent_span.is_valid:
+            parent_state = parent_span.trace_state
+            parent = SpanContext(
+                parent_span.trace_id, parent_span.span_id,
+                None if deferred else parent_span.trace_flags.sampled,
+                parent_span.is_remote, (), forced)
+        result = self._sampler.should_sample(parent, trace_id, name, _KIND_NAMES.get(kind),
+                                             attrs)
+        if result.attributes:
+            attrs.update(result.attributes)
+        decision = (otel_sampling.Decision.RECORD_AND_SAMPLE if result.is_sampled
+                    else otel_sampling.Decision.DROP)
+        return otel_sampling.SamplingResult(decision, attrs, parent_state)
+
+    def get_description(self) -> str:
+        return self._sampler.get_description()
+
+
+class _ContextShim(SpanContextShim):
+    def __init__(self, otel_context: otel_trace.SpanContext,
+                 baggage: Mapping[str, str] = _EMPTY) -> None:
+        super().__init__(otel_context)
+        self.baggage_items: dict[str, str] = dict(baggage)
+
+    @property
+    def baggage(self) -> dict[str, str]:  # type: ignore[override]
+        """Plain-dict baggage: the OpenTracing contract, which children inherit here."""
+        return self.baggage_items
+
+
+class _SpanShim(SpanShim):
+    def set_baggage_item(self, key: str, value: str) -> _SpanShim:
+        self.context.baggage_items[key] = value
+        return self
+
+    def get_baggage_item(self, key: str) -> str | None:
+        return self.context.baggage_items.get(key)
+
+
+class _TracerShim(TracerShim):
+    def __init__(self, otel_tracer: otel_trace.Tracer, plugin: OpenTelemetryPlugin) -> None:
+        super().__init__(otel_tracer)
+        self._scope_manager = plugin.scope_manager
+        self._plugin = plugin
+
+    def start_active_span(self, operation_name, child_of=None, references=None, tags=None,
+                          start_time=None, ignore_active_span=False, finish_on_close=True):
+        span = self.start_span(operation_name, child_of, references, tags, start_time,
+                               ignore_active_span)
+        return self._scope_manager.activate(span, finish_on_close)
+
+    def start_span(self, operation_name=None, child_of=None, references=None, tags=None,
+                   start_time=None, ignore_active_span=False):
+        if child_of is None and not ignore_active_span:
+            child_of = self.active_span
+        if child_of is None and references:
+            child_of = references[0].referenced_context
+        kind = tags.get("span.kind") if tags else None
+        return self._plugin.start_span(operation_name or "", parent=child_of, kind=kind,
+                                       tags=tags, start_time=start_time)
+
+
+class OpenTelemetryPlugin(TracerPlugin):
+    name = "opentelemetry"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        attributes: dict[str, Any] = dict(self.settings.resource_attributes)
+        attributes["service.name"] = self.settings.service_name
+        self._provider = TracerProvider(
+            sampler=_SamplerAdapter(self.sampler),
+            resource=Resource.create(attributes),
+            shutdown_on_exit=False,
+        )
+        for exporter in self._build_exporters(self.exporters):
+            self._provider.add_span_processor(BatchSpanProcessor(
+                exporter,
+                max_queue_size=self.settings.max_queue_size,
+                schedule_delay_millis=self.settings.export_interval_ms,
+                max_export_batch_size=min(self.settings.export_batch_size,
+                                          self.settings.max_queue_size),
+                export_timeout_millis=self.settings.export_timeout_ms,
+            ))
+        self._otel_tracer = self._provider.get_tracer("os-tracing")
+        self._tracer = _TracerShim(self._otel_tracer, self)
+
+    def _build_exporters(self, urls: Sequence[ExporterURL]) -> list[SpanExporter]:
+        return [build_otel_exporter(url, self.settings) for url in urls]
+
+    @property
+    def tracer(self) -> opentracing.Tracer:
+        return self._tracer
+
+    @property
+    def provider(self) -> TracerProvider:
+        return self._provider
+
+    def start_span(self, name: str, *, parent: SpanContext | opentracing.SpanContext | None,
+                   kind: str | None = None, tags: Mapping[str, Any] | None = None,
+                   start_time: float | None = None) -> opentracing.Span:
+        attributes = {k: v for k, v in tags.items() if k != "span.kind"} if tags else {}
+        baggage: Mapping[str, str] = _EMPTY
+        if isinstance(parent, opentracing.Span):
+            parent = parent.context
+        if isinstance(parent, SpanContext):
+            if parent.forced:
+                attributes[FORCED_ATTRIBUTE] = True
+            if parent.sampled is None:
+                attributes[DEFERRED_ATTRIBUTE] = True
+            otel_parent = otel_trace.SpanContext(
+                parent.trace_id, parent.span_id, is_remote=parent.remote,
+                trace_flags=TraceFlags(TraceFlags.SAMPLED if parent.sampled or parent.forced
+                                       else TraceFlags.DEFAULT),
+                trace_state=TraceState(list(parent.trace_state)) if parent.trace_state
+                else None)
+            context = set_span_in_context(NonRecordingSpan(otel_parent))
+        elif isinstance(parent, SpanContextShim):
+            baggage = getattr(parent, "baggage_items", _EMPTY)
+            context = set_span_in_context(NonRecordingSpan(parent.unwrap()))
+        else:
+            context = set_span_in_context(otel_trace.INVALID_SPAN)
+        span = self._otel_tracer.start_span(
+            name, context=context, kind=_KINDS.get(kind, SpanKind.INTERNAL),
+            attributes=attributes,
+            start_time=int(start_time * 1e9) if start_time is not None else None,
+        )
+        return _SpanShim(self._tracer, _ContextShim(span.get_span_context(), baggage), span)
+
+    def span_context_of(self, span: opentracing.Span | opentracing.SpanContext
+                        ) -> SpanContext | None:
+        context = span.context if isinstance(span, opentracing.Span) else span
+        if not isinstance(context, SpanContextShim):
+            return None
+        otel_context = context.unwrap()
+        if not otel_context.is_valid:
+            return None
+        return SpanContext(otel_context.trace_id, otel_context.span_id,
+                           otel_context.trace_flags.sampled, False,
+                           tuple(otel_context.trace_state.items()))
+
+    def is_recording(self, span: opentracing.Span) -> bool:
+        return isinstance(span, SpanShim) and span.unwrap().is_recording()
+
+    def set_error(self, span: opentracing.Span, exc: BaseException | None = None,
+                  description: str | None = None) -> None:
+        if not isinstance(span, SpanShim):
+            return
+        otel_span = span.unwrap()
+        if not otel_span.is_recording():
+            return
+        if exc is not None:
+            otel_span.record_exception(exc)
+            description = description or f"{type(exc).__name__}: {exc}"
+        otel_span.set_status(Status(StatusCode.ERROR, description))
+
+    def force_flush(self, timeout_s: float = 10.0) -> bool:
+        return self._provider.force_flush(int(timeout_s * 1000))
+
+    def shutdown(self, timeout_s: float = 10.0) -> None:
+        try:
+            self._provider.shutdown()
+        except Exception:
+            LOG.debug("os-tracing: provider shutdown failed", exc_info=True)

@@ -1,0 +1,311 @@
+"""The facade both edges and every integration call; nothing here runs when tracing is off.
+
+One :class:`Tracing` per process and engine settings, built once under a lock. It owns
+the propagator, the sampler, the scope manager and the engine plugin, and offers the few
+operations the edges need on top of OpenTracing: extract, start a span from an extracted
+context, inject, mark an error. A bad configuration disables tracing for the process with
+one ERROR line per problem; it never raises into the host service.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import opentracing
+
+from tracing_middleware import _guard
+from tracing_middleware.config import (
+    DEFAULT_INTEGRATIONS,
+    ConfigError,
+    Settings,
+    load_settings,
+)
+from tracing_middleware.plugins.base import TracerPlugin
+from tracing_middleware.propagation.base import Getter, Setter, default_getter, default_setter
+from tracing_middleware.spancontext import EMPTY, Propagated, SpanContext
+
+__all__ = [
+    "CURRENT",
+    "Tracing",
+    "configure",
+    "from_config",
+    "get_tracing",
+    "reset",
+    "setup",
+]
+
+LOG = logging.getLogger(__name__)
+
+#: ``start_span(parent=CURRENT)``: the active span, or a new trace when there is none.
+CURRENT: Any = object()
+
+_lock = threading.RLock()
+_by_key: dict[tuple[Any, ...], Tracing] = {}
+_default: Tracing | None = None
+_disabled: str | None = None
+_atexit_registered = False
+_scope_name: str | None = None
+
+
+def _use_scope_manager(name: str) -> Any:
+    """The process-wide scope manager: the first pipeline's choice holds for the process.
+
+    Two managers in one process would each see only half of the active spans.
+    """
+    global _scope_name
+    from tracing_middleware import scope
+
+    with _lock:
+        if _scope_name is None:
+            manager = scope.get_scope_manager(name)
+            scope.set_active_manager(manager)
+            _scope_name = name
+            return manager
+        if name != _scope_name:
+            _guard.log_once(LOG, "os-tracing: [tracing] scope_manager = %r ignored; this "
+                            "process already uses %r", name, _scope_name,
+                            key="scope:" + name)
+        return scope.active_manager()
+
+
+class Tracing:
+    """Everything one tracer engine needs, wired together. Thread-safe after ``__init__``."""
+
+    def __init__(self, settings: Settings) -> None:
+        from stevedore import driver
+
+        from tracing_middleware.propagation import build_propagator
+        from tracing_middleware.sampling import build_sampler
+
+        problems: list[str] = []
+        self.settings = settings
+        try:
+            self.propagator = build_propagator(settings.propagators, settings.hmac_keys)
+        except ValueError as exc:
+            problems.append(f"[tracing] propagators: {exc}")
+        try:
+            self.sampler = build_sampler(settings.sampler, settings.sampler_arg,
+                                         settings.service_name,
+                                         settings.upstream_sampling_rate_limit)
+        except ValueError as exc:
+            problems.append(f"[tracing] sampler = {settings.sampler!r}, sampler_arg = "
+                            f"{settings.sampler_arg!r}: {exc}")
+        if problems:
+            raise ConfigError(problems)
+        self.scope_manager = _use_scope_manager(settings.scope_manager)
+        try:
+            manager = driver.DriverManager(
+                "os_tracing.tracers", settings.tracer, invoke_on_load=True,
+                invoke_args=(settings, self.sampler, self.scope_manager, settings.exporters))
+        except Exception as exc:
+            self.sampler.shutdown()
+            cause = exc.__cause__ or exc
+            raise ConfigError([f"[tracing] tracer = {settings.tracer!r} cannot be loaded: "
+                               f"{cause}"]) from exc
+        self.plugin: TracerPlugin = manager.driver
+        self.tracer: opentracing.Tracer = self.plugin.tracer
+        self._targets = settings.propagation_targets
+
+    # -- context in and out ------------------------------------------------------------
+
+    def extract(self, carrier: Any, getter: Getter[Any] = default_getter) -> Propagated:
+        """Never raises: a malformed carrier gives :data:`EMPTY`."""
+        try:
+            return self.propagator.extract(carrier, EMPTY, getter)
+        except Exception:
+            _guard.log_once(LOG, "os-tracing: extraction failed; request continues untraced",
+                            exc_info=True, key="extract")
+            return EMPTY
+
+    def inject(self, carrier: Any, setter: Setter[Any] = default_setter,
+               span: opentracing.Span | None = None) -> None:
+        """Write every configured format for ``span`` (default: the active span)."""
+        span = span if span is not None else self.active_span()
+        if span is None:
+            return
+        with _guard.guarded("inject"):
+            neutral = self.plugin.span_context_of(span)
+            if neutral is None:
+                return
+            baggage = getattr(span.context, "baggage", None) or {}
+            self.propagator.inject(carrier, Propagated(neutral, dict(baggage)), setter)
+
+    def should_propagate(self, host: str | None) -> bool:
+        """``propagation_targets``: may trace headers be sent to ``host``?"""
+        if not self._targets:
+            return True
+        return bool(host) and any(p.search(host) for p in self._targets)
+
+    # -- spans -------------------------------------------------------------------------
+
+    def start_span(self, name: str, *, parent: Any = CURRENT, kind: str | None = None,
+                   tags: Mapping[str, Any] | None = None,
+                   start_time: float | None = None) -> opentracing.Span:
+        """Start (not activate) a span.
+
+        ``parent`` is :data:`CURRENT`, ``None`` (new trace), a :class:`Propagated` or
+        neutral :class:`SpanContext` (remote; sampled by policy) or an OpenTracing span
+        or span context (local).
+        """
+        baggage: Mapping[str, str] = {}
+        if parent is CURRENT:
+            parent = self.active_span()
+        if isinstance(parent, Propagated):
+            baggage = parent.baggage
+            parent = parent.span_context
+        span = self.plugin.start_span(name, parent=parent, kind=kind, tags=tags,
+                                      start_time=start_time)
+        for key, value in baggage.items():
+            span.set_baggage_item(key, value)
+        return span
+
+    def activate(self, span: opentracing.Span, finish_on_close: bool = False
+                 ) -> opentracing.Scope:
+        return self.scope_manager.activate(span, finish_on_close)
+
+    def active_span(self) -> opentracing.Span | None:
+        scope = self.scope_manager.active
+        return scope.span if scope is not None else None
+
+    def span_context_of(self, span: opentracing.Span) -> SpanContext | None:
+        return self.plugin.span_context_of(span)
+
+    def is_recording(self, span: opentracing.Span) -> bool:
+        return self.plugin.is_recording(span)
+
+    def set_error(self, span: opentracing.Span, exc: BaseException | None = None,
+                  description: str | None = None) -> None:
+        with _guard.guarded("set_error"):
+            self.plugin.set_error(span, exc, description)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def force_flush(self, timeout_s: float = 10.0) -> bool:
+        try:
+            return self.plugin.force_flush(timeout_s)
+        except Exception:
+            LOG.debug("os-tracing: flush failed", exc_info=True)
+            return False
+
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        for part in (self.plugin, self.sampler):
+            try:
+                part.shutdown() if part is self.sampler else part.shutdown(timeout_s)
+            except Exception:
+                LOG.debug("os-tracing: shutdown of %r failed", part, exc_info=True)
+
+
+def _install_integrations(settings: Settings) -> None:
+    from tracing_middleware.integrations import install
+
+    install(settings.integrations, explicit=settings.integrations is not None,
+            defaults=DEFAULT_INTEGRATIONS)
+
+
+def setup(settings: Settings) -> Tracing:
+    """The :class:`Tracing` for ``settings``, built on first use. Raises :class:`ConfigError`."""
+    global _default, _atexit_registered
+    key = settings.engine_key()
+    tracing = _by_key.get(key)
+    if tracing is not None:
+        return tracing
+    with _lock:
+        tracing = _by_key.get(key)
+        if tracing is not None:
+            return tracing
+        tracing = Tracing(settings)
+        try:
+            _install_integrations(settings)
+        except ConfigError:
+            tracing.shutdown()
+            raise
+        _by_key[key] = tracing
+        if _default is None:
+            _default = tracing
+        if not _atexit_registered:
+            atexit.register(_shutdown_all)
+            _atexit_registered = True
+        return tracing
+
+
+def from_config(conf: Any = None, local_conf: Mapping[str, Any] | None = None
+                ) -> Tracing | None:
+    """Load settings and set up tracing; ``None`` when disabled or misconfigured."""
+    return configure(conf, local_conf)[1]
+
+
+def configure(conf: Any = None, local_conf: Mapping[str, Any] | None = None
+              ) -> tuple[Settings | None, Tracing | None]:
+    """Settings for this pipeline and the (possibly shared) tracing they select.
+
+    ``(None, None)`` when disabled or misconfigured.
+
+    A misconfiguration is logged once per problem at ERROR, naming the option and value,
+    and disables tracing for the whole process: a service never fails to start because
+    of its tracing configuration.
+    """
+    global _disabled
+    if _disabled is not None:
+        return None, None
+    try:
+        settings = load_settings(conf, local_conf)
+        if not settings.enabled:
+            return settings, None
+        return settings, setup(settings)
+    except ConfigError as exc:
+        with _lock:
+            _disabled = "configuration"
+        for problem in exc.problems:
+            _guard.log_once(LOG, "os-tracing: %s; tracing is disabled for this process",
+                            problem, level=logging.ERROR, key="config:" + problem)
+        return None, None
+    except Exception:
+        with _lock:
+            _disabled = "error"
+        _guard.log_once(LOG, "os-tracing: setup failed; tracing is disabled for this process",
+                        level=logging.ERROR, exc_info=True, key="setup")
+        return None, None
+
+
+def get_tracing() -> Tracing | None:
+    """The first tracing set up in this process (integrations use it), or ``None``."""
+    return _default
+
+
+def _shutdown_all(timeout_s: float = 5.0) -> None:
+    for tracing in list(_by_key.values()):
+        tracing.shutdown(timeout_s)
+
+
+def reset() -> None:
+    """Shut everything down and forget it (tests; never needed in a service)."""
+    global _default, _disabled, _scope_name
+    from tracing_middleware.integrations import uninstall_all
+
+    with _lock:
+        _shutdown_all()
+        _by_key.clear()
+        _default = None
+        _disabled = None
+        _scope_name = None
+        uninstall_all()
+        _guard.reset_log_once()
+
+
+def _after_fork_in_child() -> None:
+    # NOTE(os-tracing): the SDK's batch processors restart their own threads after fork;
+    # samplers that poll restart here, so each worker polls on its own.
+    for tracing in list(_by_key.values()):
+        try:
+            tracing.sampler.after_fork()
+        except Exception:
+            LOG.debug("os-tracing: sampler after_fork failed", exc_info=True)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -61,8 +61,8 @@ class Sampler(abc.ABC):
     def get_description(self) -> str:
         ...
 
-    def shutdown(self) -> None:
+    def shutdown(self) -> None:  # noqa: B027 - optional hook
         """Stop background work (pollers). Idempotent."""
 
-    def after_fork(self) -> None:
+    def after_fork(self) -> None:  # noqa: B027 - optional hook
         """Restart background work in a forked child."""

@@ -74,7 +74,7 @@ class TracingFilter(base.ConfigurableMiddleware):
         tracing = self._tracing
         if tracing is None:
             return self.application(environ, start_response)
-        path = environ.get("PATH_INFO", "") or "/"
+        path = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")) or "/"
         for pattern in self._excluded:
             if pattern.search(path):
                 return self.application(environ, start_response)
@@ -89,7 +89,7 @@ class TracingFilter(base.ConfigurableMiddleware):
     def _start_span(self, tracing: tracer.Tracing, environ: dict[str, Any],
                     path: str) -> opentracing.Span:
         method = environ.get("REQUEST_METHOD", "GET")
-        route = route_template(environ.get("SCRIPT_NAME", "") + path)
+        route = route_template(path)
         tags: dict[str, Any] = {
             "span.kind": "server",
             "http.request.method": method,

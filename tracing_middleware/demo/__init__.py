@@ -1,0 +1,1 @@
+"""The miniature cloud behind ``os-tracing demo`` and the sample paste pipeline."""

@@ -33,6 +33,7 @@ __all__ = [
     "CURRENT",
     "Tracing",
     "configure",
+    "force_flush_all",
     "from_config",
     "get_tracing",
     "reset",
@@ -160,6 +161,11 @@ class Tracing:
             parent = parent.span_context
         span = self.plugin.start_span(name, parent=parent, kind=kind, tags=tags,
                                       start_time=start_time)
+        if len(_by_key) > 1:
+            try:
+                span._os_tracing_owner = self  # type: ignore[attr-defined]
+            except AttributeError:  # engines with __slots__ spans: the default owns them
+                pass
         for key, value in baggage.items():
             span.set_baggage_item(key, value)
         return span
@@ -273,8 +279,23 @@ def configure(conf: Any = None, local_conf: Mapping[str, Any] | None = None
 
 
 def get_tracing() -> Tracing | None:
-    """The first tracing set up in this process (integrations use it), or ``None``."""
-    return _default
+    """The tracing integrations should use now, or ``None`` when tracing is off.
+
+    Nearly always the process's only engine. When one process hosts several services
+    (different ``service_name`` per pipeline), the engine that started the active span,
+    so an outgoing call is attributed to the service making it.
+    """
+    default = _default
+    if default is None or len(_by_key) < 2:
+        return default
+    span = default.active_span()
+    owner = getattr(span, "_os_tracing_owner", None) if span is not None else None
+    return owner if owner is not None else default
+
+
+def force_flush_all(timeout_s: float = 10.0) -> bool:
+    """Flush every engine in the process (CLI, demo and tests)."""
+    return all([tracing.force_flush(timeout_s) for tracing in list(_by_key.values())])
 
 
 def _shutdown_all(timeout_s: float = 5.0) -> None:

@@ -1,0 +1,109 @@
+"""SQLAlchemy: a CLIENT span per statement executed inside a trace.
+
+Hooks the ``Engine`` class events, so every engine the service creates (before or after
+setup) is covered without touching service code. Only the statement text is recorded,
+never its parameters: they carry passwords, tokens and user data.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from tracing_middleware import _guard
+from tracing_middleware.integrations.base import DidNotEnable, Integration
+
+__all__ = ["SQLAlchemyIntegration"]
+
+LOG = logging.getLogger(__name__)
+
+_SPAN_KEY = "_os_tracing_span"
+_MAX_STATEMENT = 2048
+
+
+def _operation(statement: str) -> str:
+    head = statement.lstrip().split(None, 1)
+    return head[0].upper() if head else ""
+
+
+def _before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+            executemany: bool) -> None:
+    from tracing_middleware import tracer
+
+    tracing = tracer.get_tracing()
+    if tracing is None or context is None or tracing.active_span() is None:
+        return
+    with _guard.guarded("starting a database span"):
+        url = conn.engine.url
+        system = conn.engine.dialect.name
+        operation = _operation(statement)
+        tags: dict[str, Any] = {
+            "span.kind": "client",
+            "db.system.name": system,
+            "db.query.text": statement[:_MAX_STATEMENT],
+        }
+        if operation:
+            tags["db.operation.name"] = operation
+        if url.database:
+            tags["db.namespace"] = str(url.database) if system != "sqlite" else "main"
+        if url.host:
+            tags["server.address"] = url.host
+        if url.port:
+            tags["server.port"] = int(url.port)
+        name = f"{operation} {system}" if operation else system
+        setattr(context, _SPAN_KEY, tracing.start_span(name, kind="client", tags=tags))
+
+
+def _after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+           executemany: bool) -> None:
+    span = getattr(context, _SPAN_KEY, None)
+    if span is None:
+        return
+    setattr(context, _SPAN_KEY, None)
+    with _guard.guarded("ending a database span"):
+        rowcount = getattr(cursor, "rowcount", -1)
+        if isinstance(rowcount, int) and rowcount >= 0:
+            span.set_tag("db.response.returned_rows", rowcount)
+        span.finish()
+
+
+def _error(exception_context: Any) -> None:
+    context = exception_context.execution_context
+    span = getattr(context, _SPAN_KEY, None) if context is not None else None
+    if span is None:
+        return
+    setattr(context, _SPAN_KEY, None)
+    from tracing_middleware import tracer
+
+    with _guard.guarded("ending a failed database span"):
+        tracing = tracer.get_tracing()
+        if tracing is not None:
+            exc = exception_context.original_exception
+            tracing.set_error(span, exc)
+            span.set_tag("error.type", type(exc).__qualname__)
+        span.finish()
+
+
+class SQLAlchemyIntegration(Integration):
+    identifier = "sqlalchemy"
+
+    @classmethod
+    def setup(cls) -> None:
+        try:
+            from sqlalchemy import event
+            from sqlalchemy.engine import Engine
+        except ImportError as exc:
+            raise DidNotEnable("sqlalchemy is not installed") from exc
+        event.listen(Engine, "before_cursor_execute", _before)
+        event.listen(Engine, "after_cursor_execute", _after)
+        event.listen(Engine, "handle_error", _error)
+
+    @classmethod
+    def uninstrument(cls) -> None:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        for name, fn in (("before_cursor_execute", _before),
+                         ("after_cursor_execute", _after), ("handle_error", _error)):
+            if event.contains(Engine, name, fn):
+                event.remove(Engine, name, fn)

@@ -32,6 +32,7 @@ from tracing_middleware.spancontext import EMPTY, Propagated, SpanContext
 __all__ = [
     "CURRENT",
     "Tracing",
+    "UNIT_HOOKS",
     "configure",
     "force_flush_all",
     "from_config",
@@ -51,6 +52,29 @@ _default: Tracing | None = None
 _disabled: str | None = None
 _atexit_registered = False
 _scope_name: str | None = None
+
+#: Called as ``hook(tracing, span)`` when a sampled unit of work (a SERVER or CONSUMER span:
+#: one request or one message) becomes active; each returns an undo callable or ``None``.
+#: The osprofiler bridge uses this to activate osprofiler for exactly that unit.
+UNIT_HOOKS: list[Any] = []
+_UNIT_KINDS = frozenset({"server", "consumer"})
+
+
+class _UnitScope(opentracing.Scope):
+    """A scope that also undoes the unit hooks, in reverse order, when closed."""
+
+    def __init__(self, inner: opentracing.Scope, undo: list[Any]) -> None:
+        super().__init__(inner.manager, inner.span)
+        self._inner = inner
+        self._undo = undo
+
+    def close(self) -> None:
+        try:
+            for undo in reversed(self._undo):
+                with _guard.guarded("leaving a unit of work"):
+                    undo()
+        finally:
+            self._inner.close()
 
 
 def _use_scope_manager(name: str) -> Any:
@@ -166,13 +190,28 @@ class Tracing:
                 span._os_tracing_owner = self  # type: ignore[attr-defined]
             except AttributeError:  # engines with __slots__ spans: the default owns them
                 pass
+        if UNIT_HOOKS and kind in _UNIT_KINDS:
+            try:
+                span._os_tracing_unit = True  # type: ignore[attr-defined]
+            except AttributeError:
+                pass
         for key, value in baggage.items():
             span.set_baggage_item(key, value)
         return span
 
     def activate(self, span: opentracing.Span, finish_on_close: bool = False
                  ) -> opentracing.Scope:
-        return self.scope_manager.activate(span, finish_on_close)
+        """Make ``span`` current; ``close()`` on the result restores what was current."""
+        scope = self.scope_manager.activate(span, finish_on_close)
+        if not UNIT_HOOKS or not getattr(span, "_os_tracing_unit", False):
+            return scope
+        undo = []
+        for hook in list(UNIT_HOOKS):
+            with _guard.guarded("entering a unit of work"):
+                result = hook(self, span)
+                if result is not None:
+                    undo.append(result)
+        return _UnitScope(scope, undo) if undo else scope
 
     def active_span(self) -> opentracing.Span | None:
         scope = self.scope_manager.active

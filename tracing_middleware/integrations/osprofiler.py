@@ -1,0 +1,153 @@
+"""The osprofiler bridge: existing ``@profiler.trace`` points become spans in our trace.
+
+Two patches, both reversible:
+
+* a *unit hook*: when a sampled request or message becomes current, osprofiler's
+  thread-local profiler is initialised with our ids (base id = the trace id as a UUID,
+  parent id = a UUID whose low 64 bits are the span id) and cleaned when the unit ends,
+  so nothing leaks to the next request. Unsampled work leaves osprofiler inactive and its
+  trace points cost what they cost today.
+* ``_Profiler.start``/``stop``: while one of our sampled spans is current, a trace point
+  starts a child span instead of an osprofiler notification (so a service that also calls
+  ``init_from_conf`` gets no double spans), and osprofiler's own id stack follows ours, so
+  headers that osprofiler or keystoneauth sign carry the right parent.
+
+``info`` dictionaries become ``osprofiler.*`` attributes; values under keys that look
+secret and SQL parameters are dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from tracing_middleware import _guard
+from tracing_middleware.integrations.base import DidNotEnable, Integration
+
+__all__ = ["OSProfilerIntegration", "span_uuid"]
+
+LOG = logging.getLogger(__name__)
+
+_SECRET_WORDS = ("password", "passwd", "token", "secret", "key", "auth", "credential",
+                 "params", "parameters")
+_MAX_VALUE = 512
+_originals: dict[str, Any] = {}
+
+
+def span_uuid(trace_id: int, span_id: int) -> str:
+    """The osprofiler id for a span: high 64 bits from the trace id, low 64 the span id."""
+    return str(uuid.UUID(int=((trace_id >> 64) << 64) | span_id))
+
+
+def _flatten(info: Mapping[str, Any] | None, prefix: str = "osprofiler",
+             out: dict[str, Any] | None = None, depth: int = 0) -> dict[str, Any]:
+    out = {} if out is None else out
+    if not info or depth > 3:
+        return out
+    for key, value in info.items():
+        name = str(key)
+        if any(word in name.lower() for word in _SECRET_WORDS):
+            continue
+        full = f"{prefix}.{name}"
+        if isinstance(value, Mapping):
+            _flatten(value, full, out, depth + 1)
+        elif isinstance(value, (bool, int, float)):
+            out[full] = value
+        elif value is not None:
+            out[full] = str(value)[:_MAX_VALUE]
+    return out
+
+
+def _unit_hook(tracing: Any, span: Any) -> Callable[[], None] | None:
+    from osprofiler import profiler
+
+    if not tracing.is_recording(span) or profiler.get() is not None:
+        return None
+    context = tracing.span_context_of(span)
+    if context is None:
+        return None
+    keys = tracing.settings.hmac_keys
+    profiler.init(keys[0] if keys else "", base_id=str(uuid.UUID(int=context.trace_id)),
+                  parent_id=span_uuid(context.trace_id, context.span_id))
+    return profiler.clean
+
+
+def _start(self: Any, name: str, info: dict[str, Any] | None = None) -> None:
+    from tracing_middleware import tracer
+
+    scopes = self.__dict__.setdefault("_os_tracing_scopes", [])
+    tracing = tracer.get_tracing()
+    parent = tracing.active_span() if tracing is not None else None
+    if parent is None or not tracing.is_recording(parent) or (
+            name == "db" and _sqlalchemy_traced()):
+        scopes.append(None)
+        return _originals["start"](self, name, info)
+    scope = None
+    with _guard.guarded("starting an osprofiler span"):
+        tags = _flatten(info)
+        tags["osprofiler.name"] = name
+        span = tracing.start_span(name, tags=tags)
+        scope = tracing.activate(span, finish_on_close=True)
+        context = tracing.span_context_of(span)
+        self._name.append(name)
+        self._trace_stack.append(span_uuid(context.trace_id, context.span_id))
+    scopes.append(scope)
+    if scope is None:  # bookkeeping failed: behave exactly like osprofiler
+        scopes[-1] = None
+        return _originals["start"](self, name, info)
+    return None
+
+
+def _stop(self: Any, info: dict[str, Any] | None = None) -> None:
+    scopes = self.__dict__.get("_os_tracing_scopes")
+    scope = scopes.pop() if scopes else None
+    if scope is None:
+        return _originals["stop"](self, info)
+    with _guard.guarded("ending an osprofiler span"):
+        for key, value in _flatten(info).items():
+            scope.span.set_tag(key, value)
+        if self._name:
+            self._name.pop()
+        if len(self._trace_stack) > 2:
+            self._trace_stack.pop()
+    scope.close()
+    return None
+
+
+def _sqlalchemy_traced() -> bool:
+    """Our SQLAlchemy integration already records statements: avoid a second span."""
+    from tracing_middleware.integrations.sqlalchemy import SQLAlchemyIntegration
+
+    return SQLAlchemyIntegration.is_installed()
+
+
+class OSProfilerIntegration(Integration):
+    identifier = "osprofiler"
+
+    @classmethod
+    def setup(cls) -> None:
+        try:
+            from osprofiler import profiler
+        except ImportError as exc:
+            raise DidNotEnable("osprofiler is not installed") from exc
+        from tracing_middleware import tracer
+
+        _originals["start"] = profiler._Profiler.start
+        _originals["stop"] = profiler._Profiler.stop
+        profiler._Profiler.start = _start
+        profiler._Profiler.stop = _stop
+        tracer.UNIT_HOOKS.append(_unit_hook)
+
+    @classmethod
+    def uninstrument(cls) -> None:
+        from osprofiler import profiler
+
+        from tracing_middleware import tracer
+
+        if "start" in _originals:
+            profiler._Profiler.start = _originals.pop("start")
+            profiler._Profiler.stop = _originals.pop("stop")
+        if _unit_hook in tracer.UNIT_HOOKS:
+            tracer.UNIT_HOOKS.remove(_unit_hook)

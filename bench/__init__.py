@@ -1,0 +1,1 @@
+"""Benchmarks: the cost of tracing, against the tools operators would otherwise pick."""

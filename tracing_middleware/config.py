@@ -26,6 +26,7 @@ __all__ = [
     "ExporterURL",
     "INTEGRATION_NAMES",
     "DEFAULT_INTEGRATIONS",
+    "default_store_url",
     "PROPAGATOR_NAMES",
     "SAMPLER_NAMES",
     "SCOPE_MANAGER_NAMES",
@@ -118,12 +119,13 @@ def _redact_url(raw: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
-def default_store_url() -> str:
+def default_store_url(environ: Mapping[str, str] | None = None) -> str:
     """The embedded store: ``$OS_TRACING_STORE``, else the XDG data directory."""
-    env = os.environ.get("OS_TRACING_STORE")
+    environ = os.environ if environ is None else environ
+    env = environ.get("OS_TRACING_STORE")
     if env:
         return env
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
+    base = environ.get("XDG_DATA_HOME") or os.path.join(
         os.path.expanduser("~"), ".local", "share")
     return "sqlite:///" + os.path.join(base, "os-tracing", "traces.db")
 
@@ -283,10 +285,11 @@ def load_settings(conf: cfg.ConfigOpts | None = None,
             raw[name] = env_values[name]
             continue
         raw[name] = opt.default
-    return _build(raw, conf, problems)
+    return _build(raw, conf, problems, environ)
 
 
-def _build(raw: dict[str, Any], conf: cfg.ConfigOpts | None, problems: list[str]) -> Settings:
+def _build(raw: dict[str, Any], conf: cfg.ConfigOpts | None, problems: list[str],
+           environ: Mapping[str, str]) -> Settings:
     lower = _lower_list
     propagators = tuple(dict.fromkeys(lower(raw["propagators"]) or ["none"]))
     for name in propagators:
@@ -309,7 +312,7 @@ def _build(raw: dict[str, Any], conf: cfg.ConfigOpts | None, problems: list[str]
             if problem:
                 problems.append(problem)
     exporters: list[ExporterURL] = []
-    for entry in raw["exporters"] if raw["exporters"] else [default_store_url()]:
+    for entry in raw["exporters"] if raw["exporters"] else [default_store_url(environ)]:
         try:
             exporters.append(parse_exporter_url(entry))
         except ValueError as exc:

@@ -100,7 +100,7 @@ class Propagated:
     """
 
     span_context: SpanContext | None = None
-    baggage: Mapping[str, str] = _NO_BAGGAGE
+    baggage: Mapping[str, str] = dataclasses.field(default_factory=lambda: _NO_BAGGAGE)
 
     def with_span_context(self, span_context: SpanContext | None) -> Propagated:
         return Propagated(span_context, self.baggage)

@@ -18,15 +18,27 @@ __all__ = ["NoopPlugin"]
 
 
 class _Context(opentracing.SpanContext):
-    __slots__ = ("neutral",)
+    __slots__ = ("_baggage", "neutral")
 
-    def __init__(self, neutral: SpanContext) -> None:
+    def __init__(self, neutral: SpanContext, baggage: dict[str, str] | None = None) -> None:
         self.neutral = neutral
+        self._baggage = dict(baggage or {})
+
+    @property
+    def baggage(self) -> dict[str, str]:
+        return self._baggage
 
 
 class _Span(opentracing.Span):
     def __init__(self, tracer: opentracing.Tracer, context: _Context) -> None:
         super().__init__(tracer, context)
+
+    def set_baggage_item(self, key: str, value: str) -> _Span:
+        self.context.baggage[key] = value
+        return self
+
+    def get_baggage_item(self, key: str) -> str | None:
+        return self.context.baggage.get(key)
 
 
 class _Tracer(opentracing.Tracer):
@@ -62,14 +74,18 @@ class NoopPlugin(TracerPlugin):
     def start_span(self, name: str, *, parent: SpanContext | opentracing.SpanContext | None,
                    kind: str | None = None, tags: Mapping[str, Any] | None = None,
                    start_time: float | None = None) -> opentracing.Span:
+        baggage = None
+        if isinstance(parent, opentracing.Span):
+            parent = parent.context
         if isinstance(parent, _Context):
+            baggage = parent.baggage
             parent = parent.neutral
         if isinstance(parent, SpanContext) and parent.is_valid:
             neutral = SpanContext(parent.trace_id, new_span_id(), parent.sampled, False,
                                   parent.trace_state)
         else:
             neutral = SpanContext(new_trace_id(), new_span_id(), False, False)
-        return _Span(self._tracer, _Context(neutral))
+        return _Span(self._tracer, _Context(neutral, baggage))
 
     def span_context_of(self, span: opentracing.Span | opentracing.SpanContext
                         ) -> SpanContext | None:

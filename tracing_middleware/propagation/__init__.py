@@ -1,0 +1,40 @@
+"""Propagation formats by the names operators type in ``propagators``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tracing_middleware.propagation.b3 import B3MultiPropagator, B3SinglePropagator
+from tracing_middleware.propagation.baggage import BaggagePropagator
+from tracing_middleware.propagation.base import Propagator
+from tracing_middleware.propagation.composite import CompositePropagator
+from tracing_middleware.propagation.jaeger import JaegerPropagator
+from tracing_middleware.propagation.osprofiler import OSProfilerPropagator
+from tracing_middleware.propagation.tracecontext import TraceContextPropagator
+
+__all__ = ["PROPAGATORS", "CompositePropagator", "build_propagator"]
+
+PROPAGATORS: dict[str, type[Propagator] | None] = {
+    "tracecontext": TraceContextPropagator,
+    "baggage": BaggagePropagator,
+    "b3": B3SinglePropagator,
+    "b3multi": B3MultiPropagator,
+    "jaeger": JaegerPropagator,
+    "osprofiler": OSProfilerPropagator,
+    "none": None,
+}
+
+
+def build_propagator(names: Sequence[str], hmac_keys: Sequence[str] = ()
+                     ) -> CompositePropagator:
+    chosen: list[Propagator] = []
+    for name in dict.fromkeys(names):
+        if name not in PROPAGATORS:
+            raise ValueError(f"unknown propagator {name!r}; expected one of "
+                             f"{', '.join(PROPAGATORS)}")
+        cls = PROPAGATORS[name]
+        if cls is OSProfilerPropagator:
+            chosen.append(OSProfilerPropagator(hmac_keys))
+        elif cls is not None:
+            chosen.append(cls())
+    return CompositePropagator(chosen)

@@ -1,0 +1,16 @@
+"""Renderings of one trace, by the names ``trace show --format`` accepts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tracing_middleware.export.store import Trace
+from tracing_middleware.views import html, json_view, tree
+
+__all__ = ["FORMATS"]
+
+FORMATS: dict[str, Callable[[Trace], str]] = {
+    "tree": tree.render,
+    "json": json_view.render,
+    "html": html.render,
+}

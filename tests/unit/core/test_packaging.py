@@ -50,7 +50,7 @@ def test_list_opts_returns_copies():
     (group, listed), = opts.list_opts()
     assert group == "tracing"
     assert [o.name for o in listed] == [o.name for o in opts.OPTS]
-    assert all(a is not b for a, b in zip(listed, opts.OPTS))
+    assert all(a is not b for a, b in zip(listed, opts.OPTS, strict=True))
 
 
 def test_hmac_keys_is_secret():

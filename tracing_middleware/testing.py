@@ -99,7 +99,7 @@ class OTLPReceiver:
     ``hold`` (an Event) makes the handler block, to simulate a black-holed collector.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.spans: queue.Queue[ReceivedSpan] = queue.Queue()
         self.requests = 0
         self.status = 200
@@ -123,10 +123,16 @@ class OTLPReceiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        http.server.ThreadingHTTPServer.allow_reuse_address = True
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @classmethod
+    def on_port(cls, port: int) -> OTLPReceiver:
+        """A receiver on a given port (a collector coming back where it was)."""
+        return cls(port)
 
     @property
     def port(self) -> int:

@@ -90,13 +90,32 @@ class ConsoleExporter(SpanExporter):
         return True
 
 
+class _Quiet(logging.Filter):
+    """The SDK's OTLP exporters log an ERROR per failed batch; our batch processor already
+    reports each change of state once, so during an outage these would be a flood."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.WARNING
+
+
+_QUIET = _Quiet()
+
+
+def _quiet(logger_name: str) -> None:
+    logger = logging.getLogger(logger_name)
+    if _QUIET not in logger.filters:
+        logger.addFilter(_QUIET)
+
+
 def build_otel_exporter(url: ExporterURL, settings: Settings) -> SpanExporter:
     """Raises ``ValueError`` naming the option when the URL cannot be served here."""
     timeout_s = settings.export_timeout_ms / 1000.0
     if url.scheme in ("otlp+http", "otlp+https"):
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.exporter.otlp.proto.http import trace_exporter
 
-        return OTLPSpanExporter(endpoint=url.url, timeout=timeout_s)
+        _quiet(trace_exporter.__name__)
+        _quiet("opentelemetry.exporter.otlp.proto.http._common")
+        return trace_exporter.OTLPSpanExporter(endpoint=url.url, timeout=timeout_s)
     if url.scheme == "otlp+grpc":
         try:
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (

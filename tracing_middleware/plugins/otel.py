@@ -11,15 +11,16 @@ thread, fork-aware), never on the request thread.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import opentracing
 from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace import sampling as otel_sampling
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.shim.opentracing_shim import SpanContextShim, SpanShim, TracerShim
 from opentelemetry.trace import (
     NonRecordingSpan,
@@ -31,7 +32,8 @@ from opentelemetry.trace import (
     set_span_in_context,
 )
 
-from tracing_middleware.config import ExporterURL
+from tracing_middleware.config import Settings
+from tracing_middleware.export.batch import BatchProcessor
 from tracing_middleware.export.otel_exporters import build_otel_exporter
 from tracing_middleware.plugins.base import TracerPlugin
 from tracing_middleware.sampling.base import Sampler
@@ -86,6 +88,33 @@ class _SamplerAdapter(otel_sampling.Sampler):
 
     def get_description(self) -> str:
         return self._sampler.get_description()
+
+
+class _BatchSpanProcessor(SpanProcessor):
+    """The SDK hook in front of our :class:`BatchProcessor` (see its docstring for why)."""
+
+    def __init__(self, exporter: SpanExporter, name: str, settings: Settings) -> None:
+        self._exporter = exporter
+        self.batch = BatchProcessor(
+            self._export, name=name, max_queue_size=settings.max_queue_size,
+            max_batch_size=settings.export_batch_size,
+            interval_s=settings.export_interval_ms / 1000.0, on_shutdown=exporter.shutdown)
+
+    def _export(self, spans: Sequence[ReadableSpan]) -> bool:
+        return self._exporter.export(spans) is SpanExportResult.SUCCESS
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        return None
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if span.context is not None and span.context.trace_flags.sampled:
+            self.batch.emit(span)
+
+    def shutdown(self) -> None:
+        self.batch.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.batch.force_flush(timeout_millis / 1000.0)
 
 
 class _ContextShim(SpanContextShim):
@@ -144,20 +173,18 @@ class OpenTelemetryPlugin(TracerPlugin):
             resource=Resource.create(attributes),
             shutdown_on_exit=False,
         )
-        for exporter in self._build_exporters(self.exporters):
-            self._provider.add_span_processor(BatchSpanProcessor(
-                exporter,
-                max_queue_size=self.settings.max_queue_size,
-                schedule_delay_millis=self.settings.export_interval_ms,
-                max_export_batch_size=min(self.settings.export_batch_size,
-                                          self.settings.max_queue_size),
-                export_timeout_millis=self.settings.export_timeout_ms,
-            ))
+        self.processors: list[_BatchSpanProcessor] = []
+        for url in self.exporters:
+            processor = _BatchSpanProcessor(build_otel_exporter(url, self.settings),
+                                            url.display or url.scheme, self.settings)
+            self.processors.append(processor)
+            self._provider.add_span_processor(processor)
         self._otel_tracer = self._provider.get_tracer("os-tracing")
         self._tracer = _TracerShim(self._otel_tracer, self)
 
-    def _build_exporters(self, urls: Sequence[ExporterURL]) -> list[SpanExporter]:
-        return [build_otel_exporter(url, self.settings) for url in urls]
+    def dropped_spans(self) -> int:
+        """Spans dropped by every exporter queue since start (full queue, failed export)."""
+        return sum(p.batch.dropped for p in self.processors)
 
     @property
     def tracer(self) -> opentracing.Tracer:
@@ -226,7 +253,9 @@ class OpenTelemetryPlugin(TracerPlugin):
         otel_span.set_status(Status(StatusCode.ERROR, description))
 
     def force_flush(self, timeout_s: float = 10.0) -> bool:
-        return self._provider.force_flush(int(timeout_s * 1000))
+        deadline = time.monotonic() + timeout_s
+        return all([p.force_flush(int(max(0.0, deadline - time.monotonic()) * 1000))
+                    for p in self.processors])
 
     def shutdown(self, timeout_s: float = 10.0) -> None:
         try:

@@ -182,6 +182,9 @@ def _rpc_variant(label: str, url: str, sampled: bool | None, kind: str, port: in
         from tracing_middleware import opts
 
         opts.register_opts(conf)
+        from messaging_driver.compat import register_oslo_messaging_opts
+
+        register_oslo_messaging_opts(conf)
         conf.set_override("exporters", [f"otlp+http://127.0.0.1:{port}"], group="tracing")
         conf.set_override("sampler", "always_on" if sampled else "always_off",
                           group="tracing")

@@ -44,9 +44,13 @@ def _request(url: str, method: str = "GET", body: Any = None,
         "Content-Type": "application/json", **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null")
+            status, body = response.status, response.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+        status, body = exc.code, exc.read()
+    try:
+        return status, json.loads(body or b"null")
+    except ValueError:
+        return status, body.decode(errors="replace")
 
 
 def _signed_headers() -> dict[str, str]:
@@ -99,7 +103,8 @@ def run_demo(store: str, transport_url: str = "traced+fake://", requests: int = 
     span_store = SpanStore.from_url(store)
     try:
         summaries = span_store.list_traces(since_ns=started_ns, limit=1000)
-        main = next((s for s in summaries if s.root_name == "POST /v2.1/servers"
+        # the first request (oldest): the plain, successful boot
+        main = next((s for s in reversed(summaries) if s.root_name == "POST /v2.1/servers"
                      and not s.error and s.span_count > 5), None)
         print(f"\n{len(summaries)} traces stored in {store}", file=out)
         if main is None:
@@ -159,8 +164,12 @@ def _sampling_run(cloud: Any, store: str, count: int, strategies: str | None,
 
 
 def _run(args: argparse.Namespace) -> int:
+    import warnings
+
     from tracing_middleware.config import default_store_url
 
+    # oslo.messaging imports eventlet, which warns about its own deprecation on import.
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     store = args.store or default_store_url()
     if store.startswith("sqlite:///"):
         os.makedirs(os.path.dirname(store[len("sqlite:///"):]) or ".", exist_ok=True)

@@ -1,0 +1,207 @@
+"""``traced+<driver>://``: wraps any oslo.messaging driver and carries the trace through it.
+
+oslo.messaging loads the driver named before the first ``+`` of the URL scheme, so
+``traced+rabbit://...`` loads :class:`TracedDriver`, which loads ``rabbit`` with the same
+URL minus ``traced+`` (hosts, credentials, virtual host and query unchanged) and delegates
+everything to it. Sending: a CLIENT span for ``call``, a PRODUCER span for casts, fanouts
+and notifications, with the context written into the envelope. Receiving: a SERVER or
+CONSUMER span made current in the executor thread for exactly one message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import oslo_messaging
+from oslo_messaging._drivers import base
+from stevedore import driver as stevedore_driver
+
+from messaging_driver import envelope
+from messaging_driver.compat import register_oslo_messaging_opts
+from messaging_driver.incoming import TracedListener
+from tracing_middleware import _guard, tracer
+from tracing_middleware.spancontext import Propagated
+
+__all__ = ["TracedDriver"]
+
+LOG = logging.getLogger(__name__)
+
+PREFIX = "traced"
+
+
+def _inner_url(url: oslo_messaging.TransportURL) -> oslo_messaging.TransportURL:
+    scheme = url.transport or ""
+    head, sep, inner = scheme.partition("+")
+    if head != PREFIX or not sep or not inner:
+        raise oslo_messaging.InvalidTransportURL(
+            str(url), f"transport URL scheme {scheme!r} names no driver to trace; use "
+            f"{PREFIX}+<driver>://, e.g. {PREFIX}+rabbit://")
+    return oslo_messaging.TransportURL(url.conf, transport=inner,
+                                       virtual_host=url.virtual_host, hosts=url.hosts,
+                                       query=url.query)
+
+
+def _without_hmac_key(ctxt: Any) -> Any:
+    """osprofiler serializers put the HMAC key in ``trace_info``; it never goes on the bus
+    through us (the trace continues through our envelope instead)."""
+    if isinstance(ctxt, Mapping):
+        info = ctxt.get("trace_info")
+        if isinstance(info, Mapping) and "hmac_key" in info:
+            ctxt = dict(ctxt)
+            ctxt["trace_info"] = {k: v for k, v in info.items() if k != "hmac_key"}
+    return ctxt
+
+
+class TracedDriver(base.BaseDriver):
+    """Entry point ``traced`` in ``oslo.messaging.drivers``."""
+
+    def __init__(self, conf: Any, url: oslo_messaging.TransportURL,
+                 default_exchange: str | None = None,
+                 allowed_remote_exmods: list[str] | None = None) -> None:
+        inner_url = _inner_url(url)
+        try:
+            manager = stevedore_driver.DriverManager(
+                "oslo.messaging.drivers", inner_url.transport.split("+")[0],
+                invoke_on_load=True, invoke_args=[conf, inner_url],
+                invoke_kwds={"default_exchange": default_exchange,
+                             "allowed_remote_exmods": allowed_remote_exmods or []})
+        except RuntimeError as exc:
+            raise oslo_messaging.DriverLoadFailure(inner_url.transport, exc)
+        self.inner = manager.driver
+        self.system = inner_url.transport
+        super().__init__(conf, inner_url, default_exchange, allowed_remote_exmods)
+        register_oslo_messaging_opts(conf)
+        self._tracing = tracer.from_config(conf)
+
+    # -- delegation ---------------------------------------------------------------------
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["inner"], name)
+
+    def require_features(self, requeue: bool = False) -> None:
+        self.inner.require_features(requeue=requeue)
+
+    def cleanup(self) -> None:
+        self.inner.cleanup()
+
+    # -- sending ------------------------------------------------------------------------
+
+    def _outgoing(self, kind: str, name: str, tags: dict[str, Any], ctxt: Any
+                  ) -> tuple[Any, dict[str, str]]:
+        """(span or None, headers). No active trace: nothing at all. Unsampled: the
+        context only, so the decision travels, and no span object."""
+        tracing = self._tracing
+        headers: dict[str, str] = {}
+        if tracing is None:
+            return None, headers
+        active = tracing.active_span()
+        if active is None:
+            return None, headers
+        if not tracing.is_recording(active):
+            tracing.inject(headers, span=active)
+            return None, headers
+        request_id = ctxt.get("request_id") if isinstance(ctxt, Mapping) else None
+        if isinstance(request_id, str):
+            tags["openstack.request_id"] = request_id[:128]
+        span = tracing.start_span(name, kind=kind, tags=tags)
+        tracing.inject(headers, span=span)
+        return span, headers
+
+    def _finish(self, span: Any, exc: BaseException | None) -> None:
+        if span is None:
+            return
+        with _guard.guarded("ending a messaging span"):
+            if exc is not None and self._tracing is not None:
+                self._tracing.set_error(span, exc)
+                span.set_tag("error.type", type(exc).__qualname__)
+            span.finish()
+
+    def send(self, target: Any, ctxt: Any, message: Any, wait_for_reply: bool | None = None,
+             timeout: float | None = None, call_monitor_timeout: float | None = None,
+             retry: int | None = None, transport_options: Any = None) -> Any:
+        ctxt = _without_hmac_key(ctxt)
+        span, headers = None, {}
+        with _guard.guarded("starting an RPC span"):
+            method = message.get("method", "") if isinstance(message, Mapping) else ""
+            service = target.namespace or target.topic or ""
+            tags = {"span.kind": "client" if wait_for_reply else "producer",
+                    "rpc.system": "oslo_messaging", "rpc.service": service,
+                    "rpc.method": method, "messaging.system": self.system,
+                    "messaging.destination.name": target.topic or "",
+                    "messaging.operation.type": "send"}
+            if target.fanout:
+                tags["oslo_messaging.fanout"] = True
+            if target.server:
+                tags["oslo_messaging.server"] = target.server
+            span, headers = self._outgoing("client" if wait_for_reply else "producer",
+                                           f"{service}/{method}", tags, ctxt)
+        if headers:
+            message = envelope.with_envelope(message, headers)
+        try:
+            result = self.inner.send(target, ctxt, message, wait_for_reply=wait_for_reply,
+                                     timeout=timeout, call_monitor_timeout=call_monitor_timeout,
+                                     retry=retry, transport_options=transport_options)
+        except BaseException as exc:
+            self._finish(span, exc)
+            raise
+        self._finish(span, None)
+        return result
+
+    def send_notification(self, target: Any, ctxt: Any, message: Any, version: Any,
+                          retry: int | None = None) -> Any:
+        ctxt = _without_hmac_key(ctxt)
+        span, headers = None, {}
+        with _guard.guarded("starting a notification span"):
+            topic = target.topic or ""
+            tags = {"span.kind": "producer", "messaging.system": self.system,
+                    "messaging.destination.name": topic,
+                    "messaging.operation.type": "send"}
+            if isinstance(message, Mapping):
+                if isinstance(message.get("event_type"), str):
+                    tags["openstack.event_type"] = message["event_type"][:256]
+                if isinstance(message.get("message_id"), str):
+                    tags["messaging.message.id"] = message["message_id"]
+            span, headers = self._outgoing("producer", f"send {topic}", tags, ctxt)
+        if headers:
+            message = envelope.with_envelope(message, headers)
+        try:
+            result = self.inner.send_notification(target, ctxt, message, version, retry)
+        except BaseException as exc:
+            self._finish(span, exc)
+            raise
+        self._finish(span, None)
+        return result
+
+    # -- receiving ----------------------------------------------------------------------
+
+    def listen(self, target: Any, batch_size: int, batch_timeout: Any) -> Any:
+        listener = self.inner.listen(target, batch_size, batch_timeout)
+        if self._tracing is None:
+            return listener
+        return TracedListener(listener, self._tracing, rpc=True, system=self.system,
+                              topic=target.topic or "", service=target.namespace or "")
+
+    def listen_for_notifications(self, targets_and_priorities: Any, pool: Any,
+                                 batch_size: int, batch_timeout: Any) -> Any:
+        listener = self.inner.listen_for_notifications(targets_and_priorities, pool,
+                                                       batch_size, batch_timeout)
+        if self._tracing is None:
+            return listener
+        return TracedListener(listener, self._tracing, rpc=False, system=self.system,
+                              topic="", service="")
+
+
+def _propagated_from(tracing: Any, headers: dict[str, str] | None, ctxt: Any) -> Propagated:
+    """The sender's context: our envelope, else an osprofiler ``trace_info`` we trust."""
+    if headers:
+        return tracing.extract(headers)
+    if isinstance(ctxt, Mapping) and "trace_info" in ctxt:
+        from tracing_middleware.propagation.osprofiler import trace_info_to_span_context
+
+        context = trace_info_to_span_context(ctxt.get("trace_info"),
+                                             tracing.settings.hmac_keys)
+        if context is not None:
+            return Propagated(context)
+    return Propagated()

@@ -1,0 +1,48 @@
+"""Span context in and out of an oslo.messaging message, invisible to untraced peers.
+
+The context travels as one top-level key of the message dict, never in the request
+context: oslo.messaging's RPC and notification dispatchers read only the keys they know
+(``method``, ``args``, ``namespace``, ``version``; ``event_type``, ``payload``...), so an
+unmodified peer on plain ``rabbit://`` processes the message exactly as before, and the
+request context its endpoints see gains no key. Traced receivers pop the key before the
+dispatcher runs. Inbound envelopes are untrusted: anything but a small dict of short
+strings is ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+__all__ = ["KEY", "MAX_ENTRIES", "MAX_VALUE_LENGTH", "pop_envelope", "with_envelope"]
+
+#: The message key; short, and unlikely to collide with a service's own keys.
+KEY = "_os_trace"
+MAX_ENTRIES = 16
+MAX_KEY_LENGTH = 64
+MAX_VALUE_LENGTH = 8192
+
+
+def with_envelope(message: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+    """A copy of ``message`` carrying ``headers``; the caller's dict is never changed."""
+    copy = dict(message)
+    if headers:
+        copy[KEY] = dict(headers)
+    return copy
+
+
+def pop_envelope(message: Any) -> dict[str, str] | None:
+    """Remove and validate the envelope from a received message dict (in place)."""
+    if not isinstance(message, MutableMapping):
+        return None
+    raw = message.pop(KEY, None)
+    if not isinstance(raw, Mapping) or not raw or len(raw) > MAX_ENTRIES:
+        return None
+    headers: dict[str, str] = {}
+    for key, value in raw.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            return None
+        if len(key) > MAX_KEY_LENGTH or len(value) > MAX_VALUE_LENGTH:
+            return None
+        headers[key.lower()] = value
+    return headers

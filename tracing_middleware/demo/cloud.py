@@ -71,7 +71,6 @@ _state: dict[str, Any] = {}
 
 
 def _compute_api(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-    import oslo_messaging
 
     path = environ.get("PATH_INFO", "")
     method = environ["REQUEST_METHOD"]

@@ -1,5 +1,8 @@
 """The receiving side: a span per message, current in the executor thread, and nowhere else.
 
+A message that carries no trace (sent outside one, or by an untraced peer) gets no span
+and runs with nothing current.
+
 oslo.messaging runs ``_process_incoming`` in its executor: for RPC it calls
 ``acknowledge()`` first and ``reply()`` last; for notifications it dispatches first (the
 dispatcher reads ``ctxt``/``message``) and ends with ``acknowledge()`` or ``requeue()``.
@@ -79,6 +82,10 @@ class TracedIncoming:
             message = inner.message if isinstance(inner.message, Mapping) else {}
             ctxt = inner.ctxt
             parent = _propagated_from(tracing, self._headers, ctxt)
+            if parent.span_context is None:
+                # NOTE(os-tracing): a message sent outside any trace is handled outside
+                # any trace; the edge continues traces, the API edge starts them.
+                return
             tags: dict[str, Any] = {"messaging.system": listener.system,
                                     "messaging.operation.type": "process"}
             if listener.rpc:

@@ -1,0 +1,352 @@
+"""The traced+ driver over the real RabbitMQ and the fake driver: spans checked exactly."""
+
+from __future__ import annotations
+
+import queue
+import socket
+import uuid
+
+import oslo_messaging
+import pytest
+from oslo_config import cfg
+
+from messaging_driver import envelope
+from messaging_driver.compat import register_oslo_messaging_opts
+from tracing_middleware import opts, tracer
+from tracing_middleware.export.store import SpanStore
+
+RABBIT = "rabbit://guest:guest@127.0.0.1:5672/"
+
+
+def _rabbit_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5672), 2):
+            return True
+    except OSError:
+        return False
+
+
+BUSES = ["fake://", pytest.param(RABBIT, marks=pytest.mark.rabbit)]
+
+
+def make_conf(service: str, store_url: str, **tracing: object) -> cfg.ConfigOpts:
+    conf = cfg.ConfigOpts()
+    conf([], project=service)
+    opts.register_opts(conf)
+    register_oslo_messaging_opts(conf)
+    values = {"service_name": service, "exporters": [store_url], "sampler": "always_on",
+              "integrations": [], **tracing}
+    for key, value in values.items():
+        conf.set_override(key, value, group="tracing")
+    conf.set_override("executor_thread_pool_size", 1)
+    return conf
+
+
+class Bus:
+    """Transports for one test; on fake://, services share one in-process exchange."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.transports: list[oslo_messaging.Transport] = []
+        self.servers: list[oslo_messaging.MessageHandlingServer] = []
+
+    def transport(self, conf: cfg.ConfigOpts, traced: bool = True,
+                  notifications: bool = False) -> oslo_messaging.Transport:
+        url = ("traced+" if traced else "") + self.base
+        get = (oslo_messaging.get_notification_transport if notifications
+               else oslo_messaging.get_rpc_transport)
+        transport = get(conf, url)
+        if self.base.startswith("fake") and self.transports:
+            inner = _fake_driver(transport)
+            inner._exchange_manager = _fake_driver(self.transports[0])._exchange_manager
+        self.transports.append(transport)
+        return transport
+
+    def serve(self, server: oslo_messaging.MessageHandlingServer) -> None:
+        server.start()
+        self.servers.append(server)
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.stop()
+            server.wait()
+        for transport in self.transports:
+            transport.cleanup()
+
+
+def _fake_driver(transport):
+    driver = transport._driver
+    return getattr(driver, "inner", driver)
+
+
+@pytest.fixture
+def store_url(tmp_path):
+    return f"sqlite:///{tmp_path}/rpc.db"
+
+
+@pytest.fixture(params=BUSES)
+def bus(request):
+    if "rabbit" in request.param and not _rabbit_up():
+        pytest.fail("RabbitMQ is not listening on 127.0.0.1:5672 (.ci/run starts it)")
+    b = Bus(request.param)
+    yield b
+    b.close()
+
+
+class Worker:
+    def __init__(self, notifier: oslo_messaging.Notifier | None = None) -> None:
+        self.notifier = notifier
+        self.seen: queue.Queue = queue.Queue()
+
+    def _report(self, ctxt, name):
+        tracing = tracer.get_tracing()
+        span = tracing.active_span() if tracing else None
+        context = tracing.span_context_of(span) if span is not None else None
+        self.seen.put((name, dict(ctxt), context))
+
+    def build(self, ctxt, name):
+        self._report(ctxt, "build")
+        if self.notifier is not None:
+            self.notifier.info(ctxt, "compute.instance.create.end", {"name": name})
+        return {"name": name}
+
+    def usage(self, ctxt, count):
+        self._report(ctxt, "usage")
+
+    def fail(self, ctxt):
+        raise ValueError("worker failed")
+
+
+class Listener:
+    def __init__(self) -> None:
+        self.seen: queue.Queue = queue.Queue()
+
+    def info(self, ctxt, publisher_id, event_type, payload, metadata):
+        tracing = tracer.get_tracing()
+        span = tracing.active_span() if tracing else None
+        self.seen.put((dict(ctxt), event_type, payload,
+                       tracing.span_context_of(span) if span is not None else None))
+
+
+def _spans(store_url):
+    assert tracer.force_flush_all()
+    store = SpanStore.from_url(store_url)
+    try:
+        return {(s.name, s.kind): s for s in store.all_spans()}
+    finally:
+        store.close()
+
+
+def test_call_cast_and_notification_form_one_tree(bus, store_url):
+    """call -> SERVER, cast -> CONSUMER, notification -> CONSUMER: exact parent ids."""
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    api = make_conf("api", store_url)
+    worker_conf = make_conf("worker", store_url)
+    agent_conf = make_conf("agent", store_url)
+    api_transport = bus.transport(api)
+    worker_transport = bus.transport(worker_conf)
+    notify_transport = bus.transport(worker_conf, notifications=True)
+    listen_transport = bus.transport(agent_conf, notifications=True)
+    notifier = oslo_messaging.Notifier(notify_transport, "worker.host", driver="messaging",
+                                       topics=[f"{topic}-n"])
+    worker = Worker(notifier)
+    listener = Listener()
+    bus.serve(oslo_messaging.get_rpc_server(
+        worker_transport, oslo_messaging.Target(topic=topic, server="w1"), [worker],
+        executor="threading"))
+    bus.serve(oslo_messaging.get_notification_listener(
+        listen_transport, [oslo_messaging.Target(topic=f"{topic}-n")], [listener],
+        executor="threading"))
+    client = oslo_messaging.get_rpc_client(api_transport, oslo_messaging.Target(topic=topic),
+                                           timeout=30)
+    tracing = tracer.get_tracing()
+    root = tracing.start_span("POST /servers", parent=None, kind="server")
+    ctxt = {"request_id": "req-42", "user": "u"}
+    with tracing.activate(root, finish_on_close=True):
+        assert client.call(ctxt, "build", name="vm") == {"name": "vm"}
+        client.cast(ctxt, "usage", count=1)
+    root_ctx = tracing.span_context_of(root)
+    seen = {worker.seen.get(timeout=30)[0]: None for _ in range(2)}
+    assert set(seen) == {"build", "usage"}
+    listener.seen.get(timeout=30)
+    spans = _spans(store_url)
+    service = topic
+    call_client = spans[(f"{service}/build", "client")]
+    call_server = spans[(f"{service}/build", "server")]
+    cast_producer = spans[(f"{service}/usage", "producer")]
+    cast_consumer = spans[(f"{service}/usage", "consumer")]
+    notify_producer = spans[(f"send {topic}-n.info", "producer")]
+    notify_consumer = spans[("process compute.instance.create.end", "consumer")]
+    assert {s.trace_id for s in spans.values()} == {root_ctx.trace_id_hex}
+    assert call_client.parent_span_id == root_ctx.span_id_hex
+    assert call_server.parent_span_id == call_client.span_id
+    assert cast_producer.parent_span_id == root_ctx.span_id_hex
+    assert cast_consumer.parent_span_id == cast_producer.span_id
+    assert notify_producer.parent_span_id == call_server.span_id
+    assert notify_consumer.parent_span_id == notify_producer.span_id
+    assert (call_client.service, call_server.service, notify_consumer.service) == (
+        "api", "worker", "agent")
+    assert call_client.attributes["rpc.system"] == "oslo_messaging"
+    assert call_client.attributes["rpc.method"] == "build"
+    assert call_client.attributes["openstack.request_id"] == "req-42"
+    assert call_server.attributes["messaging.operation.type"] == "process"
+    assert notify_consumer.attributes["openstack.event_type"] == "compute.instance.create.end"
+
+
+def test_remote_error_marks_call_span(bus, store_url):
+    """A call whose endpoint raises marks both sides as errors; the error reaches the caller."""
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    conf = make_conf("svc", store_url)
+    transport = bus.transport(conf)
+    bus.serve(oslo_messaging.get_rpc_server(
+        transport, oslo_messaging.Target(topic=topic, server="w1"), [Worker()],
+        executor="threading"))
+    client = oslo_messaging.get_rpc_client(transport, oslo_messaging.Target(topic=topic),
+                                           timeout=30)
+    tracing = tracer.get_tracing()
+    with tracing.activate(tracing.start_span("root", parent=None), finish_on_close=True):
+        with pytest.raises(Exception, match="worker failed"):
+            client.call({}, "fail")
+    spans = _spans(store_url)
+    assert spans[(f"{topic}/fail", "client")].status == "error"
+    assert spans[(f"{topic}/fail", "server")].status == "error"
+
+
+@pytest.mark.parametrize("traced_side", ["sender", "receiver"])
+def test_rolling_upgrade_is_invisible(bus, store_url, traced_side):
+    """One side on the plain URL: endpoints see exactly what an untraced run shows them."""
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    conf = make_conf("svc", store_url)
+    sender = bus.transport(conf, traced=traced_side == "sender")
+    receiver = bus.transport(conf, traced=traced_side == "receiver")
+    worker = Worker()
+    bus.serve(oslo_messaging.get_rpc_server(
+        receiver, oslo_messaging.Target(topic=topic, server="w1"), [worker],
+        executor="threading"))
+    client = oslo_messaging.get_rpc_client(sender, oslo_messaging.Target(topic=topic),
+                                           timeout=30)
+    tracer.from_config(conf)
+    tracing = tracer.get_tracing()
+    ctxt = {"request_id": "req-1", "project_id": "p"}
+    with tracing.activate(tracing.start_span("root", parent=None), finish_on_close=True):
+        assert client.call(ctxt, "build", name="x") == {"name": "x"}
+    name, seen_ctxt, _ = worker.seen.get(timeout=30)
+    assert name == "build"
+    assert envelope.KEY not in seen_ctxt
+    assert {k: v for k, v in seen_ctxt.items() if k in ctxt} == ctxt
+    assert not any("trace" in k for k in seen_ctxt)
+
+
+def test_reused_worker_thread_never_leaks_a_trace(bus, store_url):
+    """One executor thread, traced and untraced casts interleaved: each sees its own trace."""
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    conf = make_conf("svc", store_url)
+    transport = bus.transport(conf)
+    worker = Worker()
+    bus.serve(oslo_messaging.get_rpc_server(
+        transport, oslo_messaging.Target(topic=topic, server="w1"), [worker],
+        executor="threading"))
+    client = oslo_messaging.get_rpc_client(transport, oslo_messaging.Target(topic=topic),
+                                           timeout=30)
+    tracing = tracer.get_tracing()
+    expected = []
+    for i in range(20):
+        if i % 2 == 0:
+            root = tracing.start_span(f"r{i}", parent=None)
+            with tracing.activate(root, finish_on_close=True):
+                client.call({"i": i}, "build", name=str(i))
+            expected.append((i, tracing.span_context_of(root).trace_id))
+        else:
+            client.call({"i": i}, "build", name=str(i))
+            expected.append((i, None))
+    seen = {}
+    for _ in range(20):
+        _, ctxt, context = worker.seen.get(timeout=30)
+        seen[ctxt["i"]] = context.trace_id if context is not None else None
+    assert [seen[i] for i, _ in expected] == [t for _, t in expected]
+
+
+def test_unsampled_message_carries_decision_without_spans(bus, store_url):
+    """An unsampled trace sends only its context; the receiver records nothing."""
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    conf = make_conf("svc", store_url, sampler="parentbased_always_off")
+    transport = bus.transport(conf)
+    worker = Worker()
+    bus.serve(oslo_messaging.get_rpc_server(
+        transport, oslo_messaging.Target(topic=topic, server="w1"), [worker],
+        executor="threading"))
+    client = oslo_messaging.get_rpc_client(transport, oslo_messaging.Target(topic=topic),
+                                           timeout=30)
+    tracing = tracer.get_tracing()
+    root = tracing.start_span("root", parent=None)
+    assert not tracing.is_recording(root)
+    with tracing.activate(root, finish_on_close=True):
+        client.call({}, "build", name="x")
+    _, _, context = worker.seen.get(timeout=30)
+    assert context is not None and context.trace_id == tracing.span_context_of(root).trace_id
+    assert not context.sampled
+    assert _spans(store_url) == {}
+
+
+def test_hmac_key_is_never_sent(store_url):
+    """osprofiler trace_info keeps flowing, without its key, and still continues the trace."""
+    bus = Bus("fake://")
+    try:
+        topic = f"t-{uuid.uuid4().hex[:8]}"
+        conf = make_conf("svc", store_url, hmac_keys=["k3y"])
+        transport = bus.transport(conf)
+        worker = Worker()
+        bus.serve(oslo_messaging.get_rpc_server(
+            transport, oslo_messaging.Target(topic=topic, server="w1"), [worker],
+            executor="threading"))
+        client = oslo_messaging.get_rpc_client(transport, oslo_messaging.Target(topic=topic),
+                                               timeout=30)
+        base_id = str(uuid.uuid4())
+        client.call({"trace_info": {"hmac_key": "k3y", "base_id": base_id,
+                                    "parent_id": base_id}}, "build", name="x")
+        _, ctxt, context = worker.seen.get(timeout=30)
+    finally:
+        bus.close()
+    assert "hmac_key" not in ctxt["trace_info"]
+    assert "k3y" not in repr(ctxt)
+    assert context is None  # without the key the receiver cannot trust trace_info
+
+
+@pytest.mark.parametrize(("url", "error"), [
+    ("traced://", oslo_messaging.InvalidTransportURL),
+    ("traced+nosuch://", oslo_messaging.DriverLoadFailure),
+])
+def test_bad_urls_fail_fast(url, error, store_url):
+    """A traced URL without a loadable inner driver raises oslo.messaging's own error."""
+    with pytest.raises(error):
+        oslo_messaging.get_rpc_transport(make_conf("svc", store_url), url)
+
+
+def test_trace_info_from_osprofiler_serializer_continues_the_trace(store_url):
+    """A request context with trace_info signed by one of our keys continues that trace."""
+    bus = Bus("fake://")
+    try:
+        topic = f"t-{uuid.uuid4().hex[:8]}"
+        conf = make_conf("svc", store_url, hmac_keys=["k3y"])
+        plain = bus.transport(conf, traced=False)
+        traced = bus.transport(conf)
+        worker = Worker()
+        bus.serve(oslo_messaging.get_rpc_server(
+            traced, oslo_messaging.Target(topic=topic, server="w1"), [worker],
+            executor="threading"))
+        client = oslo_messaging.get_rpc_client(plain, oslo_messaging.Target(topic=topic),
+                                               timeout=30)
+        base_id = str(uuid.uuid4())
+        parent_id = str(uuid.uuid4())
+        client.call({"trace_info": {"hmac_key": "k3y", "base_id": base_id,
+                                    "parent_id": parent_id}}, "build", name="x")
+        _, _, context = worker.seen.get(timeout=30)
+    finally:
+        bus.close()
+    assert context is not None
+    assert context.trace_id == uuid.UUID(base_id).int
+    spans = _spans(store_url)
+    server = spans[(f"{topic}/build", "server")]
+    assert server.parent_span_id == f"{uuid.UUID(parent_id).int & ((1 << 64) - 1):016x}"
+
+

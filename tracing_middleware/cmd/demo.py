@@ -142,6 +142,11 @@ def _sampling_run(cloud: Any, store: str, count: int, strategies: str | None,
         {}, service_name="compute-api-sampled", exporters=store,
         sampler="parentbased_jaeger_remote", sampler_arg=arg, integrations="",
         propagators="tracecontext,baggage")(_compute_api)
+    for candidate in list(tracer._by_key.values()):
+        if candidate.settings.service_name == "compute-api-sampled":
+            polled = getattr(getattr(candidate.sampler, "root", None), "polled", None)
+            if polled is not None:
+                polled.wait(5)  # the first answer, so the policy (not the initial rate) applies
     started_ns = time.time_ns()
     with serve_wsgi(sampled_api) as server:
         for i in range(count):

@@ -121,19 +121,24 @@ class _UDPAgent:
         host, _, port = hostport.rpartition(":")
         self._address = (host, int(port))
         self._thrift = jthrift
-        self._process = jthrift.make_process(service, [
-            jthrift.make_tag("jaeger.version", f"Python-{jaeger_client.__version__}", 1024,
-                             4096)], 1024)
+        self._process = jthrift.make_process(
+            service, {"jaeger.version": f"Python-{jaeger_client.__version__}"}, 1024)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 
     def _encode(self, spans: Sequence[Any]) -> bytes:
         from jaeger_client.thrift_gen.agent import Agent
         from thrift.protocol import TCompactProtocol
+        from thrift.Thrift import TMessageType
         from thrift.transport import TTransport
 
+        # The agent's oneway emitBatch call, written as jaeger-client's sender does.
         buffer = TTransport.TMemoryBuffer()
-        client = Agent.Client(TCompactProtocol.TCompactProtocol(buffer))
-        client.emitBatch(self._thrift.make_jaeger_batch(spans, self._process))
+        protocol = TCompactProtocol.TCompactProtocol(buffer)
+        protocol.writeMessageBegin("emitBatch", TMessageType.ONEWAY, 0)
+        args = Agent.emitBatch_args()
+        args.batch = self._thrift.make_jaeger_batch(spans, self._process)
+        args.write(protocol)
+        protocol.writeMessageEnd()
         return buffer.getvalue()
 
     def export(self, spans: Sequence[Any]) -> bool:

@@ -113,10 +113,10 @@ class B3MultiPropagator(Propagator):
         context = propagated.span_context
         if context is None or not context.is_valid:
             return
-        setter.set(carrier, "X-B3-TraceId", context.trace_id_hex)
-        setter.set(carrier, "X-B3-SpanId", context.span_id_hex)
+        setter.set(carrier, "x-b3-traceid", context.trace_id_hex)
+        setter.set(carrier, "x-b3-spanid", context.span_id_hex)
         if context.debug:
-            setter.set(carrier, "X-B3-Flags", "1")
+            setter.set(carrier, "x-b3-flags", "1")
         elif context.sampled is not None or context.forced:
-            setter.set(carrier, "X-B3-Sampled",
+            setter.set(carrier, "x-b3-sampled",
                        "1" if (context.sampled or context.forced) else "0")

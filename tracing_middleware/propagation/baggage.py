@@ -44,7 +44,9 @@ class BaggagePropagator(Propagator):
             if not sep or not _TOKEN.match(key):
                 continue
             try:
-                found[key] = urllib.parse.unquote(value, errors="strict")
+                # NOTE(os-tracing): OpenTelemetry's SDKs encode a space as '+'; decode
+                # it the same way so baggage from them round-trips.
+                found[key] = urllib.parse.unquote_plus(value, errors="strict")
             except UnicodeDecodeError:
                 continue
         if not found:

@@ -63,7 +63,8 @@ def trace_info_to_span_context(trace_info: Any, hmac_keys: Sequence[str]
         return None
     key = trace_info.get("hmac_key")
     if not isinstance(key, str) or not any(
-            hmac.compare_digest(key.encode(), k.encode()) for k in hmac_keys):
+            hmac.compare_digest(key.encode("utf-8", "replace"), k.encode("utf-8", "replace"))
+            for k in hmac_keys):
         return None
     return _context_from(trace_info.get("base_id"), trace_info.get("parent_id"))
 
@@ -83,9 +84,10 @@ class OSProfilerPropagator(Propagator):
         signature = first_value(getter, carrier, "x-trace-hmac")
         if not info or not signature:
             return propagated
-        data = info.strip().encode("ascii", "replace")
-        signature = signature.strip()
-        if not any(hmac.compare_digest(signature, sign(data, key)) for key in self._keys):
+        data = info.strip().encode("utf-8", "replace")
+        # compare_digest rejects non-ASCII str; compare bytes so hostile input just fails
+        given = signature.strip().encode("utf-8", "replace")
+        if not any(hmac.compare_digest(given, sign(data, key).encode()) for key in self._keys):
             return propagated
         try:
             payload = json.loads(base64.urlsafe_b64decode(data))

@@ -136,5 +136,5 @@ def test_composite_first_valid_context_wins_and_baggage_merges():
 
 def test_unknown_propagator_name():
     """build_propagator names the bad value and the accepted ones."""
-    with pytest.raises(ValueError, match="unknown propagator 'w3c'.*tracecontext"):
+    with pytest.raises(ValueError, match=r"unknown propagator 'w3c'.*tracecontext"):
         build_propagator(["w3c"])

@@ -1,0 +1,41 @@
+"""Carrying the active span into work that runs elsewhere (threads, pools, greenthreads).
+
+``bind(fn)`` captures the span active *now* and returns a callable that runs ``fn`` with
+it active and restores the worker's previous state afterwards — for any scope manager.
+With no active span it returns ``fn`` itself: outside a trace, nothing is wrapped.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+__all__ = ["bind", "current_span"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def current_span() -> Any:
+    from tracing_middleware import scope
+
+    active = scope.active_manager().active
+    return active.span if active is not None else None
+
+
+def bind(fn: F) -> F:
+    span = current_span()
+    if span is None:
+        return fn
+
+    @functools.wraps(fn)
+    def run_in_context(*args: Any, **kwargs: Any) -> Any:
+        from tracing_middleware import scope
+
+        handle = scope.active_manager().activate(span, finish_on_close=False)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            handle.close()
+
+    return run_in_context  # type: ignore[return-value]

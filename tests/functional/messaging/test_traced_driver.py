@@ -350,3 +350,61 @@ def test_trace_info_from_osprofiler_serializer_continues_the_trace(store_url):
     assert server.parent_span_id == f"{uuid.UUID(parent_id).int & ((1 << 64) - 1):016x}"
 
 
+
+
+@pytest.mark.parametrize("base", ["fake://", pytest.param(RABBIT, marks=pytest.mark.rabbit)])
+def test_eventlet_executor_in_a_subprocess(base):
+    """Under eventlet.monkey_patch() and the eventlet executor each call sees its own trace."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scripts",
+                          "eventlet_executor.py")
+    out = subprocess.run([sys.executable, script, base], capture_output=True, text=True,
+                         timeout=180)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["manager"] == "eventlet"
+    assert report["seen"] == report["expected"]
+
+
+def test_endpoint_fanning_out_to_a_futurist_pool(store_url):
+    """An endpoint under the threading executor hands work to a futurist pool: each piece
+    of work is a child of the message's SERVER span."""
+    import futurist
+
+    bus = Bus("fake://")
+    pool = futurist.ThreadPoolExecutor(2)
+    try:
+        topic = f"t-{uuid.uuid4().hex[:8]}"
+        conf = make_conf("svc", store_url, integrations=["futurist"])
+        transport = bus.transport(conf)
+
+        class Fanout:
+            def run(self, ctxt):
+                tracing = tracer.get_tracing()
+
+                def piece(i):
+                    tracing.start_span(f"piece-{i}").finish()
+                for f in [pool.submit(piece, i) for i in range(3)]:
+                    f.result(10)
+                return True
+
+        bus.serve(oslo_messaging.get_rpc_server(
+            transport, oslo_messaging.Target(topic=topic, server="w1"), [Fanout()],
+            executor="threading"))
+        client = oslo_messaging.get_rpc_client(transport, oslo_messaging.Target(topic=topic),
+                                               timeout=30)
+        tracing = tracer.get_tracing()
+        with tracing.activate(tracing.start_span("root", parent=None), finish_on_close=True):
+            assert client.call({}, "run") is True
+    finally:
+        pool.shutdown()
+        bus.close()
+    spans = _spans(store_url)
+    server = spans[(f"{topic}/run", "server")]
+    pieces = [s for (name, _), s in spans.items() if name.startswith("piece-")]
+    assert len(pieces) == 3
+    assert all(p.parent_span_id == server.span_id for p in pieces)

@@ -60,6 +60,10 @@ def register(subparsers: Any) -> None:
                       "otlp-json")
     show.add_argument("--output", "-o", help="write to this file instead of stdout")
     show.set_defaults(func=_show)
+    imp = sub.add_parser("import", help="load OTLP JSON or osprofiler JSON into the store")
+    imp.add_argument("file")
+    imp.add_argument("--store")
+    imp.set_defaults(func=_import)
 
 
 def _store(url: str | None) -> Any:
@@ -116,4 +120,28 @@ def _show(args: argparse.Namespace) -> int:
             f.write(text)
     else:
         print(text)
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from tracing_middleware.views.osprofiler_import import import_osprofiler_json
+    from tracing_middleware.views.otlp_json import import_otlp_json
+
+    with open(args.file) as f:
+        text = f.read()
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        print(f"{args.file}: not JSON: {exc}", file=sys.stderr)
+        return 1
+    records = (import_otlp_json(text) if isinstance(doc, dict) and "resourceSpans" in doc
+               else import_osprofiler_json(doc))
+    store = _store(args.store)
+    try:
+        written = store.write(records)
+    finally:
+        store.close()
+    traces = sorted({r.trace_id for r in records})
+    print(f"imported {written} spans ({len(records) - written} already stored) in "
+          f"{len(traces)} trace(s): {', '.join(traces)}")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tracing_middleware.export.store import Trace
-from tracing_middleware.views import html, json_view, tree
+from tracing_middleware.views import chrome, dot, html, json_view, otlp_json, tree
 
 __all__ = ["FORMATS"]
 
@@ -13,4 +13,7 @@ FORMATS: dict[str, Callable[[Trace], str]] = {
     "tree": tree.render,
     "json": json_view.render,
     "html": html.render,
+    "dot": dot.render,
+    "chrome": chrome.render,
+    "otlp-json": otlp_json.render,
 }

@@ -83,7 +83,7 @@ class UIServer:
                 self.send_header("Content-Type", ctype + "; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Content-Security-Policy",
-                                 "default-src 'none'; style-src 'unsafe-inline'; "
+                                 "default-src 'none'; frame-src 'self'; style-src 'unsafe-inline'; "
                                  "script-src 'unsafe-inline'; img-src data:")
                 self.end_headers()
                 self.wfile.write(body)

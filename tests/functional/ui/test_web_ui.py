@@ -1,0 +1,94 @@
+"""``os-tracing serve`` in a real headless Chromium: list, click into a trace, check spans."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import urllib.request
+
+import pytest
+
+from tracing_middleware.cmd.serve import UIServer
+from tracing_middleware.export.records import SpanRecord
+from tracing_middleware.export.store import SpanStore
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+T = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+@pytest.fixture
+def ui(tmp_path):
+    url = f"sqlite:///{tmp_path}/ui.db"
+    store = SpanStore.from_url(url)
+    base = 1_700_000_000_000_000_000
+    store.write([
+        SpanRecord(T, "a" * 16, None, "POST /v2.1/servers", "nova-api", "server", base,
+                   9_000_000),
+        SpanRecord(T, "b" * 16, "a" * 16, "compute/build_instance", "nova-compute", "server",
+                   base + 1_000_000, 5_000_000, status="error"),
+        SpanRecord("1" * 32, "c" * 16, None, "GET /v2.1/flavors", "nova-api", "server",
+                   base - 10**9, 1_000_000),
+    ])
+    store.close()
+    log = tmp_path / "nova-api.log"
+    log.write_text(f"INFO [{T}] booting\nINFO [{'9' * 32}] other\n")
+    server = UIServer(url, "127.0.0.1", 0, [str(log)]).start()
+    yield server
+    server.stop()
+
+
+def test_pages_over_http(ui):
+    """Search filters, the trace page with its log lines, the JSON API, 404s."""
+    with urllib.request.urlopen(f"{ui.url}/?errors=1", timeout=10) as r:
+        page = r.read().decode()
+    assert "POST /v2.1/servers" in page and "GET /v2.1/flavors" not in page
+    with urllib.request.urlopen(f"{ui.url}/trace/{T}", timeout=10) as r:
+        page = r.read().decode()
+    assert "booting" in page and "other" not in page
+    with urllib.request.urlopen(f"{ui.url}/api/traces/{T}", timeout=10) as r:
+        assert b"compute/build_instance" in r.read()
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(f"{ui.url}/trace/{'0' * 32}", timeout=10)
+    assert err.value.code == 404
+
+
+@pytest.mark.browser
+def test_browser_clicks_into_a_trace(ui):
+    """Headless Chromium opens the list, clicks the trace, sees both spans; screenshot kept."""
+    chromium = shutil.which("chromium")
+    driver_path = shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        pytest.fail("Debian chromium and chromium-driver are needed (.ci/run installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1200,800"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(driver_path), options=options)
+    browser.implicitly_wait(10)
+    try:
+        browser.get(ui.url)
+        links = browser.find_elements(By.CSS_SELECTOR, "a.trace-link")
+        assert [link.text for link in links] == ["POST /v2.1/servers", "GET /v2.1/flavors"]
+        links[0].click()
+        browser.switch_to.frame(browser.find_element(By.ID, "waterfall"))
+        rows = browser.find_elements(By.CSS_SELECTOR, "#waterfall .row")
+        assert len(rows) == 2
+        assert "compute/build_instance" in rows[1].text
+        rows[1].click()
+        details = browser.find_element(By.ID, "details").text
+        assert '"status": "error"' in details
+        browser.switch_to.default_content()
+        artifacts = os.path.join(ROOT, "artifacts")
+        os.makedirs(artifacts, exist_ok=True)
+        path = os.path.join(artifacts, "web-ui-trace.png")
+        assert browser.save_screenshot(path)
+        assert os.path.getsize(path) > 1000
+    finally:
+        browser.quit()

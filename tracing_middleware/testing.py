@@ -101,6 +101,7 @@ class OTLPReceiver:
 
     def __init__(self, port: int = 0) -> None:
         self.spans: queue.Queue[ReceivedSpan] = queue.Queue()
+        self.raw_bodies: list[bytes] = []
         self.requests = 0
         self.status = 200
         self.hold = threading.Event()
@@ -116,6 +117,7 @@ class OTLPReceiver:
                 body = self.rfile.read(length)
                 receiver.hold.wait(60)
                 receiver.requests += 1
+                receiver.raw_bodies.append(body)
                 if receiver.status == 200:
                     receiver._decode(body, self.headers.get("Content-Encoding"))
                 self.send_response(receiver.status)

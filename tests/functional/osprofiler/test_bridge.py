@@ -11,9 +11,8 @@ import uuid
 
 import requests
 import sqlalchemy
-from osprofiler import profiler
+from osprofiler import profiler, web
 from osprofiler import sqlalchemy as osprofiler_sqlalchemy
-from osprofiler import web
 
 from tracing_middleware import tracer
 from tracing_middleware.export.store import SpanStore

@@ -139,5 +139,5 @@ def test_no_secret_reaches_store_otlp_logs_or_bus(tmp_path, caplog):
         assert secret not in logs, secret
     assert HMAC_KEY.encode() not in bus_body
     assert b"_os_trace" in bus_body  # the envelope itself travelled
-    for header in ("HTTP_X_AUTH_TOKEN", "HTTP_AUTHORIZATION", "HTTP_COOKIE"):
+    for header in ("HTTP_X_AUTH_TOKEN", "HTTP_X_SERVICE_TOKEN", "HTTP_COOKIE"):
         assert header not in seen_downstream[0]  # we never forward the caller's secrets

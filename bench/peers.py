@@ -81,11 +81,11 @@ def osprofiler_filter(app: Any, sink_port: int) -> Any:
 
 
 def osprofiler_signed_headers() -> dict[str, str]:
-    from osprofiler import utils
+    from osprofiler import _utils as utils
 
     data = {"base_id": str(uuid.uuid4()), "parent_id": str(uuid.uuid4())}
     info, signature = utils.signed_pack(data, OSPROFILER_KEY)
-    return {"HTTP_X_TRACE_INFO": info, "HTTP_X_TRACE_HMAC": signature}
+    return {"HTTP_X_TRACE_INFO": info.decode(), "HTTP_X_TRACE_HMAC": signature}
 
 
 def osprofiler_trace(sink_port: int) -> Any:

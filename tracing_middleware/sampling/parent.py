@@ -1,58 +1,60 @@
-"""``parentbased_*``: follow the parent's decision, with two os-tracing rules on top.
+"""``parentbased_*``: OpenTelemetry's ``ParentBased``, with two os-tracing rules on top.
 
-* a ``forced`` parent (verified osprofiler signature) is always sampled;
-* a sampled flag from a remote caller is a request, not an order: honoured while the
-  ``upstream_sampling_rate_limit`` bucket allows, then the root sampler decides. A
-  deferred flag (``sampled is None``, B3/Jaeger) is decided by the root sampler.
+* A ``forced`` parent (verified osprofiler signature) is always sampled
+  (:class:`~tracing_middleware.sampling.static.PolicySampler`).
+* A sampled flag from a remote caller is a request, not an order: anyone who can reach an
+  API can set ``sampled=1`` on every request, so it is honoured only while the
+  ``upstream_sampling_rate_limit`` bucket (traces/s per process; 0 = unlimited) allows;
+  beyond that the root sampler decides, as for a request without a decision.
+* A deferred decision (``sampled is None``, allowed by B3 and Jaeger) and an invalid
+  parent are decided by the root sampler, as OTel does for a missing parent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from tracing_middleware.sampling.base import RECORD_AND_SAMPLE, Sampler, SamplingResult
+from tracing_middleware.sampling.base import Sampler, SamplingResult
 from tracing_middleware.sampling.rate_limiting import TokenBucket
-from tracing_middleware.sampling.static import ALWAYS_OFF, ALWAYS_ON
+from tracing_middleware.sampling.static import ALWAYS_OFF, ALWAYS_ON, PolicySampler
 from tracing_middleware.spancontext import SpanContext
 
 __all__ = ["ParentBased"]
 
 
-class ParentBased(Sampler):
+class ParentBased(PolicySampler):
     def __init__(self, root: Sampler, remote_parent_sampled: Sampler = ALWAYS_ON,
                  remote_parent_not_sampled: Sampler = ALWAYS_OFF,
                  local_parent_sampled: Sampler = ALWAYS_ON,
                  local_parent_not_sampled: Sampler = ALWAYS_OFF,
-                 upstream_rate_limit: float = 100.0) -> None:
-        if upstream_rate_limit < 0:
-            raise ValueError("upstream_rate_limit must be >= 0")
+                 upstream_rate_limit: float = 100.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.root = root
         self._remote_sampled = remote_parent_sampled
         self._remote_not_sampled = remote_parent_not_sampled
         self._local_sampled = local_parent_sampled
         self._local_not_sampled = local_parent_not_sampled
-        self._upstream = TokenBucket(upstream_rate_limit) if upstream_rate_limit else None
+        bucket = TokenBucket(upstream_rate_limit, clock)  # validates: finite, >= 0
+        self.upstream_rate_limit = bucket.rate
+        self._upstream: TokenBucket | None = bucket if bucket.rate > 0 else None
 
-    def should_sample(self, parent: SpanContext | None, trace_id: int, name: str,
-                      kind: str | None = None,
-                      attributes: Mapping[str, Any] | None = None) -> SamplingResult:
-        if parent is None:
-            return self.root.should_sample(None, trace_id, name, kind, attributes)
-        if parent.forced:
-            return RECORD_AND_SAMPLE
-        if parent.remote:
-            if parent.sampled is None:
-                return self.root.should_sample(parent, trace_id, name, kind, attributes)
-            if parent.sampled:
-                if self._upstream is not None and not self._upstream.take():
-                    return self.root.should_sample(parent, trace_id, name, kind, attributes)
-                return self._remote_sampled.should_sample(parent, trace_id, name, kind,
-                                                          attributes)
-            return self._remote_not_sampled.should_sample(parent, trace_id, name, kind,
-                                                          attributes)
-        chosen = self._local_sampled if parent.sampled else self._local_not_sampled
-        return chosen.should_sample(parent, trace_id, name, kind, attributes)
+    def _decide(self, parent: SpanContext | None, trace_id: int, name: str,
+                kind: str | None, attributes: Mapping[str, Any] | None) -> SamplingResult:
+        delegate: Sampler
+        if parent is None or not parent.is_valid or parent.sampled is None:
+            delegate = self.root
+        elif parent.remote:
+            if not parent.sampled:
+                delegate = self._remote_not_sampled
+            elif self._upstream is None or self._upstream.take():
+                delegate = self._remote_sampled
+            else:
+                delegate = self.root  # upstream asked for more than we accept
+        else:
+            delegate = self._local_sampled if parent.sampled else self._local_not_sampled
+        return delegate.should_sample(parent, trace_id, name, kind, attributes)
 
     def get_description(self) -> str:
         return (f"ParentBased{{root:{self.root.get_description()},"
@@ -61,8 +63,20 @@ class ParentBased(Sampler):
                 f"localParentSampled:{self._local_sampled.get_description()},"
                 f"localParentNotSampled:{self._local_not_sampled.get_description()}}}")
 
+    def _delegates(self) -> list[Sampler]:
+        unique: list[Sampler] = []
+        for sampler in (self.root, self._remote_sampled, self._remote_not_sampled,
+                        self._local_sampled, self._local_not_sampled):
+            if all(sampler is not seen for seen in unique):
+                unique.append(sampler)
+        return unique
+
     def shutdown(self) -> None:
-        self.root.shutdown()
+        for sampler in self._delegates():
+            sampler.shutdown()
 
     def after_fork(self) -> None:
-        self.root.after_fork()
+        if self._upstream is not None:
+            self._upstream.after_fork()
+        for sampler in self._delegates():
+            sampler.after_fork()

@@ -215,3 +215,40 @@ def capture_spans(**local_conf: str) -> Iterator[Any]:
         finally:
             tracer.reset()
             store.close()
+
+
+# -- stand-ins for loading real OpenStack paste files without the services installed ----
+
+def passthrough_filter_factory(global_conf: dict[str, Any], **local_conf: Any) -> Any:
+    """A paste filter that calls the next application (stands in for a service's own)."""
+    return lambda app: app
+
+
+def ok_app_factory(global_conf: dict[str, Any], **local_conf: Any) -> Any:
+    """A paste app answering 200 (stands in for a service's API)."""
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+    return app
+
+
+def pipeline_composite_factory(loader: Any, global_conf: dict[str, Any],
+                               **local_conf: Any) -> Any:
+    """Like nova's/cinder's ``pipeline_factory``: build the ``keystone`` pipeline (or the
+    ``default`` one, or the first)."""
+    choice = local_conf.get("keystone") or local_conf.get("default") or next(
+        iter(local_conf.values()))
+    names = choice.split()
+    app = loader.get_app(names[-1])
+    for name in reversed(names[:-1]):
+        app = loader.get_filter(name)(app)
+    return app
+
+
+def urlmap_composite_factory(loader: Any, global_conf: dict[str, Any],
+                             **local_conf: Any) -> Any:
+    """Like glance's ``root_app_factory``: a urlmap of the keys that are paths."""
+    from paste.urlmap import urlmap_factory
+
+    return urlmap_factory(loader, global_conf,
+                          **{k: v for k, v in local_conf.items() if k.startswith("/")})

@@ -1,144 +1,259 @@
-"""``os-tracing trace list|show``: the embedded store from the terminal."""
+"""``os-tracing trace list|show|import``: the embedded span store from the terminal.
+
+Every subcommand takes ``--store URL``; without it ``$OS_TRACING_STORE``, else the XDG
+default (see ``tracing_middleware.export.sqlite``). Results go to stdout, problems to
+stderr with exit status 1 (2 for usage errors, as argparse does), so the commands compose
+in shell pipelines.
+"""
 
 from __future__ import annotations
 
 import argparse
 import datetime
 import json
+import os
 import re
 import sys
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from tracing_middleware.views import FORMATS
 
 __all__ = ["parse_duration_ns", "parse_since_ns", "register"]
 
-_UNITS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
+_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
           "m": 60_000_000_000, "h": 3_600_000_000_000, "d": 86_400_000_000_000}
+_DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ns|us|µs|ms|s|m|h|d)?\s*")
 
 
 def parse_duration_ns(text: str) -> int:
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ns|us|ms|s|m|h|d)?\s*", text)
+    """``5ms``, ``1.5s``, ``250us``, ``2m``; a bare number is milliseconds."""
+    match = _DURATION.fullmatch(text)
     if not match:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 5ms, 1.5s, 10m)")
+        raise argparse.ArgumentTypeError(
+            f"not a duration: {text!r} (e.g. 5ms, 1.5s, 250us)")
     return int(float(match.group(1)) * _UNITS[match.group(2) or "ms"])
 
 
-def parse_since_ns(text: str) -> int:
+def parse_since_ns(text: str, now_ns: Callable[[], int] = time.time_ns) -> int:
+    """``10m``/``2h``/``1d`` ago (a bare number is minutes), or an ISO 8601 time.
+
+    An ISO time without a zone is local time, as a person typing it means.
+    """
+    match = _DURATION.fullmatch(text)
+    if match:
+        return now_ns() - int(float(match.group(1)) * _UNITS[match.group(2) or "m"])
     try:
-        return time.time_ns() - parse_duration_ns(text if re.search(r"[a-z]$", text)
-                                                  else text + "m")
-    except argparse.ArgumentTypeError:
-        pass
-    try:
-        moment = datetime.datetime.fromisoformat(text)
+        moment = datetime.datetime.fromisoformat(text.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a time: {text!r} (e.g. 10m, 2h, 2026-11-24T10:00)")
+        raise argparse.ArgumentTypeError(
+            f"not a time: {text!r} (e.g. 10m, 2h, 2026-11-24T10:00:00Z)")
     if moment.tzinfo is None:
         moment = moment.astimezone()
-    return int(moment.timestamp() * 1e9)
+    return int(moment.timestamp()) * 10**9 + moment.microsecond * 1000
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"not a positive integer: {text!r}")
+    return value
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("trace", help="list and show stored traces")
+    """Add ``trace`` with ``list``, ``show`` and ``import``; each sets ``func``."""
+    parser = subparsers.add_parser(
+        "trace", help="list, show and import stored traces",
+        description="Look at the traces in the embedded span store.")
     sub = parser.add_subparsers(dest="trace_command", metavar="SUBCOMMAND")
     sub.required = True
-    listing = sub.add_parser("list", help="newest traces first")
-    listing.add_argument("--store", help="store URL (default: OS_TRACING_STORE or the "
-                         "embedded store)")
-    listing.add_argument("--service")
-    listing.add_argument("--operation")
-    listing.add_argument("--since", type=parse_since_ns, help="e.g. 10m, 2h or ISO 8601")
-    listing.add_argument("--min-duration", type=parse_duration_ns, help="e.g. 5ms, 1.5s")
+    store_help = ("store URL, sqlite:///relative or sqlite:////absolute (default: "
+                  "$OS_TRACING_STORE, else ~/.local/share/os-tracing/traces.db)")
+
+    listing = sub.add_parser("list", help="traces, newest first")
+    listing.add_argument("--store", help=store_help)
+    listing.add_argument("--service", help="traces with a span of this service")
+    listing.add_argument("--operation", help="traces with a span of this name (with "
+                         "--service: a span of that service)")
+    listing.add_argument("--since", type=parse_since_ns,
+                         help="started after: 10m, 2h, 1d ago or an ISO 8601 time")
+    listing.add_argument("--min-duration", type=parse_duration_ns,
+                         help="lasted at least: 5ms, 1.5s")
     listing.add_argument("--errors", action="store_true", help="only traces with errors")
-    listing.add_argument("--limit", type=int, default=20)
-    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.add_argument("--limit", type=_positive_int, default=20,
+                         help="at most this many (default 20)")
+    listing.add_argument("--json", action="store_true", help="a JSON array instead")
     listing.set_defaults(func=_list)
+
     show = sub.add_parser("show", help="one trace")
-    show.add_argument("trace_id", help="trace id (or a unique prefix of 8+ digits)")
-    show.add_argument("--store")
-    show.add_argument("--format", default="tree", help="tree, json, html, dot, chrome, "
-                      "otlp-json")
+    show.add_argument("trace_id", help="trace id, a unique prefix of 8+ hex digits, or "
+                      "an osprofiler base id (UUID)")
+    show.add_argument("--store", help=store_help)
+    show.add_argument("--format", "-f", default="tree", choices=list(FORMATS),
+                      help="tree (default), json, html, dot, chrome (Perfetto), otlp-json")
     show.add_argument("--output", "-o", help="write to this file instead of stdout")
     show.set_defaults(func=_show)
-    imp = sub.add_parser("import", help="load OTLP JSON or osprofiler JSON into the store")
-    imp.add_argument("file")
-    imp.add_argument("--store")
+
+    imp = sub.add_parser("import", help="load OTLP/JSON or osprofiler JSON into the store")
+    imp.add_argument("file", help="the file ('-' for stdin): OTLP/JSON (one request, or "
+                     "one per line as the collector's file exporter writes) or "
+                     "`osprofiler trace show --json` output")
+    imp.add_argument("--store", help=store_help)
     imp.set_defaults(func=_import)
 
 
-def _store(url: str | None) -> Any:
-    from tracing_middleware.config import default_store_url
+def _error(message: str) -> int:
+    print(f"os-tracing trace: {message}", file=sys.stderr)
+    return 1
+
+
+def _open(url_arg: str | None) -> Any:
+    """The store named by ``--store`` > ``$OS_TRACING_STORE`` > default; ValueError if bad."""
+    from tracing_middleware.export.sqlite import resolve_store_url
     from tracing_middleware.export.store import SpanStore
 
-    return SpanStore.from_url(url or default_store_url())
+    return SpanStore.from_url(resolve_store_url(url_arg))
 
 
 def _list(args: argparse.Namespace) -> int:
-    store = _store(args.store)
+    from tracing_middleware.export.store import StoreError
+    from tracing_middleware.views._layout import printable
+
     try:
-        summaries = store.list_traces(args.service, args.operation, args.since,
-                                      args.min_duration, args.errors, args.limit)
-    finally:
-        store.close()
+        store = _open(args.store)
+    except ValueError as exc:
+        return _error(str(exc))
+    if not os.path.exists(store.path):  # listing must not create an empty store
+        summaries = []
+    else:
+        try:
+            summaries = store.list_traces(service=args.service, operation=args.operation,
+                                          since_ns=args.since,
+                                          min_duration_ns=args.min_duration,
+                                          errors_only=args.errors, limit=args.limit)
+        except StoreError as exc:
+            return _error(str(exc))
+        finally:
+            store.close()
     if args.json:
-        print(json.dumps([{"trace_id": s.trace_id, "root": s.root_name,
-                           "service": s.root_service, "services": sorted(s.services),
-                           "spans": s.span_count, "start_time_unix_nano": s.start_ns,
+        print(json.dumps([{"trace_id": s.trace_id, "root_name": s.root_name,
+                           "root_service": s.root_service, "services": sorted(s.services),
+                           "span_count": s.span_count, "start_time_unix_nano": s.start_ns,
                            "duration_ns": s.duration_ns, "error": s.error}
                           for s in summaries], indent=2))
         return 0
-    rows = [("START", "TRACE ID", "ROOT OPERATION", "SERVICES", "SPANS", "DURATION", "")]
+    header = ("START", "TRACE ID", "ROOT OPERATION", "SERVICES", "SPANS", "DURATION", "")
+    rows = [header]
     for s in summaries:
-        rows.append((time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s.start_ns / 1e9)),
-                     s.trace_id, s.root_name, ",".join(sorted(s.services)),
+        started = datetime.datetime.fromtimestamp(s.start_ns / 1e9).astimezone()
+        rows.append((started.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], s.trace_id,
+                     printable(s.root_name), printable(",".join(sorted(s.services))),
                      str(s.span_count), f"{s.duration_ns / 1e6:.3f} ms",
                      "ERROR" if s.error else ""))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    _print_table(rows, right={4, 5})
+    if not summaries:
+        print(f"no traces in {store.path}", file=sys.stderr)
     return 0
 
 
-def _show(args: argparse.Namespace) -> int:
-    from tracing_middleware.views import FORMATS
+def _print_table(rows: Sequence[Sequence[str]], right: set[int]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = [cell.rjust(w) if i in right else cell.ljust(w)
+                 for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
+        print("  ".join(cells).rstrip())
 
-    if args.format not in FORMATS:
-        print(f"unknown format {args.format!r}; expected one of {', '.join(FORMATS)}",
-              file=sys.stderr)
-        return 2
-    store = _store(args.store)
+
+def _show(args: argparse.Namespace) -> int:
+    from tracing_middleware.export.store import StoreError
+    from tracing_middleware.views import tree
+
+    try:
+        store = _open(args.store)
+    except ValueError as exc:
+        return _error(str(exc))
+    if not os.path.exists(store.path):
+        return _error(f"trace {args.trace_id} not found: store {store.path} does not exist")
     try:
         trace = store.get_trace(args.trace_id)
+        matches = [] if trace is not None else store.find_trace_ids(
+            args.trace_id.replace("-", ""), limit=5)
+    except StoreError as exc:
+        return _error(str(exc))
     finally:
         store.close()
     if trace is None:
-        print(f"trace {args.trace_id} not found", file=sys.stderr)
-        return 1
-    text = FORMATS[args.format](trace)
+        if len(matches) > 1 and len(args.trace_id) >= 8:
+            return _error(f"trace id prefix {args.trace_id} is ambiguous: "
+                          f"{', '.join(matches)}{', ...' if len(matches) == 5 else ''}")
+        return _error(f"trace {args.trace_id} not found in {store.path}")
+    if args.format == "tree":
+        color = (args.output is None and sys.stdout.isatty()
+                 and not os.environ.get("NO_COLOR"))
+        text = tree.render(trace, color=color)
+    else:
+        text = FORMATS[args.format](trace)
     if args.output:
-        with open(args.output, "w") as f:
-            f.write(text)
+        try:
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(text + "\n")
+        except OSError as exc:
+            return _error(f"cannot write {args.output}: {exc}")
+        print(f"wrote {args.output}", file=sys.stderr)
     else:
         print(text)
     return 0
 
 
-def _import(args: argparse.Namespace) -> int:
+def _parse_import(text: str) -> list[Any]:
+    """Records from OTLP/JSON (one document or JSON lines) or osprofiler JSON."""
     from tracing_middleware.views.osprofiler_import import import_osprofiler_json
     from tracing_middleware.views.otlp_json import import_otlp_json
 
-    with open(args.file) as f:
-        text = f.read()
     try:
         doc = json.loads(text)
+    except ValueError:
+        lines = [line for line in text.splitlines() if line.strip()]
+        if not lines:
+            raise ValueError("empty input") from None
+        try:
+            return [r for line in lines for r in import_otlp_json(line)]
+        except ValueError as exc:
+            raise ValueError(f"neither JSON nor OTLP/JSON lines: {exc}") from None
+    if isinstance(doc, dict) and "resourceSpans" in doc:
+        return import_otlp_json(text)
+    if isinstance(doc, dict) and "children" in doc:
+        return import_osprofiler_json(doc)
+    raise ValueError("not OTLP/JSON (no resourceSpans) nor osprofiler JSON (no children)")
+
+
+def _import(args: argparse.Namespace) -> int:
+    from tracing_middleware.export.store import StoreError
+
+    try:
+        if args.file == "-":
+            text = sys.stdin.read()
+        else:
+            with open(args.file, encoding="utf-8") as f:
+                text = f.read()
+    except OSError as exc:
+        return _error(f"cannot read {args.file}: {exc}")
+    try:
+        records = _parse_import(text)
     except ValueError as exc:
-        print(f"{args.file}: not JSON: {exc}", file=sys.stderr)
-        return 1
-    records = (import_otlp_json(text) if isinstance(doc, dict) and "resourceSpans" in doc
-               else import_osprofiler_json(doc))
-    store = _store(args.store)
+        return _error(f"{args.file}: {exc}")
+    try:
+        store = _open(args.store)
+    except ValueError as exc:
+        return _error(str(exc))
     try:
         written = store.write(records)
+    except StoreError as exc:
+        return _error(str(exc))
     finally:
         store.close()
     traces = sorted({r.trace_id for r in records})

@@ -1,60 +1,121 @@
 """The embedded span store: one SQLite file, safe for several processes writing at once.
 
-WAL journaling lets readers (``os-tracing trace list``) work while services write; each
-batch is one transaction with ``INSERT OR IGNORE`` on (trace id, span id), so a span
-exported twice is stored once and a crash loses at most the batch in flight. A
-connection is never shared across ``fork()``: a pid change reopens it.
+Why SQLite and these settings:
+
+* WAL journaling lets readers (``os-tracing trace list``, ``serve``) work while services
+  write, and writers only wait for each other, never for readers.
+* ``busy_timeout`` (a constructor argument) bounds how long a write waits for another
+  process's lock; after that :meth:`SpanStore.write` raises :class:`StoreError` and the
+  exporter counts the batch as dropped: tracing never blocks a service indefinitely.
+* ``synchronous=NORMAL``: in WAL mode a power cut can lose the last transactions but never
+  corrupts the file; traces are diagnostics, not records of truth.
+* Each batch is one ``BEGIN IMMEDIATE`` transaction of ``INSERT OR IGNORE`` on
+  (trace id, span id), so a span exported twice (a retried batch) is stored once and a
+  crash loses at most the batch in flight.
+* ``PRAGMA user_version`` holds :data:`SCHEMA_VERSION` so a later release can migrate; a
+  file written by a *newer* release is used as is (its changes must be additive).
+
+Connections: one per store object per process, opened lazily, shared by the threads of
+that process (``check_same_thread=False``) and serialised by a lock, because the writer
+is a single exporter thread and readers are rare, so a pool would buy nothing. SQLite
+forbids using a connection across ``fork()`` (https://sqlite.org/howtocorrupt.html
+section 2.6), so after a fork the child drops the parent's connection *without closing
+it* (closing could release locks or delete the parent's WAL) and opens its own; detected
+both by an ``os.register_at_fork`` hook and a pid check.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import math
 import os
+import re
 import sqlite3
 import threading
-from collections.abc import Sequence
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from tracing_middleware.export.records import SpanEvent, SpanRecord
+from tracing_middleware.export.sqlite import path_from_url
 
-__all__ = ["SpanStore", "StoreError", "Trace", "TraceSummary", "path_from_url"]
+__all__ = ["SCHEMA_VERSION", "SpanStore", "StoreError", "Trace", "TraceSummary",
+           "path_from_url"]
 
+LOG = logging.getLogger(__name__)
+
+#: Version of the ``spans`` schema, kept in ``PRAGMA user_version``.
 SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS spans (
-    trace_id TEXT NOT NULL,
-    span_id TEXT NOT NULL,
-    parent_span_id TEXT,
-    name TEXT NOT NULL,
-    service TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    start_ns INTEGER NOT NULL,
-    duration_ns INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    status_message TEXT NOT NULL DEFAULT '',
-    attributes TEXT NOT NULL DEFAULT '{}',
-    events TEXT NOT NULL DEFAULT '[]',
-    resource TEXT NOT NULL DEFAULT '{}',
-    PRIMARY KEY (trace_id, span_id)
-);
-CREATE INDEX IF NOT EXISTS spans_by_start ON spans (start_ns);
-CREATE INDEX IF NOT EXISTS spans_by_service ON spans (service, start_ns);
-"""
+#: Longest string kept in an attribute or event value; longer ones are cut (like OTel's
+#: attribute length limit) so one runaway value cannot bloat the store.
+MAX_VALUE_CHARS = 32 * 1024
+_TRUNCATED = " [truncated]"
+_MAX_DEPTH = 8
+
+_SCHEMA_V1 = (
+    """CREATE TABLE IF NOT EXISTS spans (
+        trace_id TEXT NOT NULL,
+        span_id TEXT NOT NULL,
+        parent_span_id TEXT,
+        name TEXT NOT NULL,
+        service TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        start_ns INTEGER NOT NULL,
+        duration_ns INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        status_message TEXT NOT NULL DEFAULT '',
+        attributes TEXT NOT NULL DEFAULT '{}',
+        events TEXT NOT NULL DEFAULT '[]',
+        resource TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (trace_id, span_id)
+    )""",
+    # Lookup by trace id (and by prefix, as a range) uses the primary key's index.
+    "CREATE INDEX IF NOT EXISTS spans_by_start ON spans (start_ns)",
+    "CREATE INDEX IF NOT EXISTS spans_by_service ON spans (service, start_ns)",
+    "CREATE INDEX IF NOT EXISTS spans_by_name ON spans (name, start_ns)",
+)
+_COLUMNS = ("trace_id", "span_id", "parent_span_id", "name", "service", "kind", "start_ns",
+            "duration_ns", "status", "status_message", "attributes", "events", "resource")
+_INSERT = (f"INSERT OR IGNORE INTO spans ({', '.join(_COLUMNS)}) "
+           f"VALUES ({', '.join('?' * len(_COLUMNS))})")
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM spans"
+_HEX_PREFIX = re.compile(r"[0-9a-f]{8,32}")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_IN_CHUNK = 500  # below SQLite's historical 999 bound parameters
+
+# Connections inherited across fork(): referenced forever so they are never finalised
+# (closed) in the child. See the module docstring.
+_INHERITED: list[sqlite3.Connection] = []
+_STORES: weakref.WeakSet[SpanStore] = weakref.WeakSet()
 
 
 class StoreError(Exception):
-    """The store could not be written or read (locked, full, corrupt, unreachable)."""
+    """The store could not be written or read (locked, full, corrupt, unreachable).
+
+    The one exception type :class:`SpanStore` raises for I/O trouble, so the exporter
+    catches exactly this and counts the batch as dropped; the ``sqlite3`` or ``OSError``
+    cause is chained.
+    """
 
 
 @dataclasses.dataclass
 class Trace:
+    """Every stored span of one trace, ordered by start time."""
+
     trace_id: str
     spans: list[SpanRecord]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class TraceSummary:
+    """One line of ``trace list``: the root span's operation and service, and totals.
+
+    ``duration_ns`` is the latest span end minus the earliest span start; ``error`` is
+    true when any span has status ``error``.
+    """
+
     trace_id: str
     root_name: str
     root_service: str
@@ -65,143 +126,340 @@ class TraceSummary:
     error: bool
 
 
-def path_from_url(url: str) -> str:
-    """``sqlite:///relative.db`` or ``sqlite:////absolute.db`` (SQLAlchemy's convention)."""
-    if not url.startswith("sqlite:///"):
-        raise ValueError(f"not a sqlite URL: {url!r}")
-    return url[len("sqlite:///"):]
+def _text(value: Any) -> str:
+    """A column-safe string: sqlite3 refuses lone surrogates, so replace them."""
+    text = value if isinstance(value, str) else str(value)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _clip(text: str) -> str:
+    if len(text) > MAX_VALUE_CHARS:
+        return text[:MAX_VALUE_CHARS] + _TRUNCATED
+    return text
+
+
+def _sanitize(value: Any, depth: int = 0) -> Any:
+    """JSON-safe copy: unknown types are ``str()``-ed, long strings cut, depth bounded.
+
+    Attribute values come from instrumented code and may be anything; a bad value must
+    cost that value's fidelity, never the batch.
+    """
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)  # keep the file strict JSON
+    if isinstance(value, str):
+        return _clip(value)
+    if depth < _MAX_DEPTH:
+        if isinstance(value, Mapping):
+            return {_clip(_text(k)): _sanitize(v, depth + 1) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [_sanitize(v, depth + 1) for v in value]
+    try:
+        return _clip(str(value))
+    except Exception:  # a broken __str__ is the host's bug; keep the span
+        return f"<unprintable {type(value).__name__}>"
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, default=str, separators=(",", ":"))
+    # ensure_ascii escapes lone surrogates, so whatever the string, the column is valid.
+    return json.dumps(_sanitize(value), separators=(",", ":"))
+
+
+def _loads(text: str | None, default: Any) -> Any:
+    try:
+        return json.loads(text) if text else default
+    except ValueError:  # written by something else: show the span without it
+        return default
+
+
+def _row(r: SpanRecord) -> tuple[Any, ...]:
+    return (_text(r.trace_id).lower(), _text(r.span_id).lower(),
+            _text(r.parent_span_id).lower() if r.parent_span_id else None,
+            _text(r.name), _text(r.service), _text(r.kind), int(r.start_time_unix_nano),
+            int(r.duration_ns), _text(r.status), _text(r.status_message or ""),
+            _json(dict(r.attributes or {})), _json([e.to_json() for e in r.events or ()]),
+            _json(dict(r.resource or {})))
+
+
+def _record(row: Sequence[Any]) -> SpanRecord:
+    events = tuple(
+        SpanEvent(str(e.get("name", "")), int(e.get("time_unix_nano", 0)),
+                  e.get("attributes") or {})
+        for e in _loads(row[11], []) if isinstance(e, dict))
+    return SpanRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+                      row[8], row[9], _loads(row[10], {}), events, _loads(row[12], {}))
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_STORES):
+        store._forget_parent_connection()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class SpanStore:
+    """Spans in one SQLite file; see the module docstring for the concurrency contract.
+
+    ``busy_timeout_ms`` bounds every wait for another connection's lock. The file and its
+    directory are created on first use. ``close()`` is idempotent; using the store after
+    it reopens the connection.
+    """
+
     def __init__(self, path: str, busy_timeout_ms: int = 5000) -> None:
-        self.path = path
-        self._busy_timeout_ms = busy_timeout_ms
+        if busy_timeout_ms < 0:
+            raise ValueError("busy_timeout_ms must be >= 0")
+        self.path = os.fspath(path)
+        self._busy_timeout_ms = int(busy_timeout_ms)
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
-        self._pid = -1
+        self._pid = os.getpid()
+        _STORES.add(self)
 
     @classmethod
     def from_url(cls, url: str, busy_timeout_ms: int = 5000) -> SpanStore:
+        """A store for ``sqlite:///relative`` or ``sqlite:////absolute`` (SQLAlchemy style)."""
         return cls(path_from_url(url), busy_timeout_ms)
 
+    def __enter__(self) -> SpanStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SpanStore({self.path!r})"
+
+    # -- connection management -------------------------------------------------------
+
+    def _forget_parent_connection(self) -> None:
+        """In a fork child: never touch, close or finalise the parent's connection."""
+        if self._conn is not None:
+            _INHERITED.append(self._conn)
+            self._conn = None
+        self._lock = threading.Lock()  # the parent's may have been held at fork time
+        self._pid = os.getpid()
+
     def _connection(self) -> sqlite3.Connection:
-        if self._conn is not None and self._pid == os.getpid():
+        """This process's connection, opened (and the schema created) on first use."""
+        if self._conn is not None:
             return self._conn
-        # NOTE(os-tracing): after fork the parent's connection must not be touched; drop
-        # our reference to it and open our own.
         directory = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(directory, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=self._busy_timeout_ms / 1000.0,
                                isolation_level=None, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version < SCHEMA_VERSION:
-            conn.executescript(_SCHEMA)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        self._conn, self._pid = conn, os.getpid()
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
         return conn
 
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        """Create or upgrade the schema in one transaction, so racing processes agree."""
+        if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version < 1:
+                for statement in _SCHEMA_V1:
+                    conn.execute(statement)
+            # Future versions: `if version < 2: ALTER TABLE ...` here.
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+
+    def _check_pid(self) -> None:
+        # NOTE(os-tracing): register_at_fork covers os.fork(); the pid check also covers
+        # children created by other means (e.g. a C extension calling fork()).
+        if self._pid != os.getpid():
+            self._forget_parent_connection()
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        self._check_pid()
+        with self._lock:
+            try:
+                return self._connection().execute(sql, args).fetchall()
+            except (sqlite3.Error, OSError) as exc:
+                raise StoreError(f"{self.path}: {exc}") from exc
+
+    # -- writing ----------------------------------------------------------------------
+
     def write(self, records: Sequence[SpanRecord]) -> int:
-        rows = [(r.trace_id, r.span_id, r.parent_span_id, r.name, r.service, r.kind,
-                 r.start_time_unix_nano, r.duration_ns, r.status, r.status_message,
-                 _json(dict(r.attributes)), _json([e.to_json() for e in r.events]),
-                 _json(dict(r.resource))) for r in records]
+        """Store a batch in one transaction; returns how many spans were new.
+
+        Spans already stored (same trace and span id) are ignored. A record that cannot
+        be converted at all (e.g. a non-integer start time) is skipped and logged, so it
+        does not cost the rest of the batch. Raises :class:`StoreError` when the file
+        cannot be written (locked beyond ``busy_timeout_ms``, disk full, corrupt); nothing
+        of the batch is stored then.
+        """
+        rows = []
+        for record in records:
+            try:
+                rows.append(_row(record))
+            except (TypeError, ValueError, AttributeError) as exc:
+                LOG.warning("os-tracing: a span could not be stored and was skipped (%s)",
+                            type(exc).__name__)
         if not rows:
             return 0
+        self._check_pid()
         with self._lock:
             try:
                 conn = self._connection()
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     before = conn.total_changes
-                    conn.executemany(
-                        "INSERT OR IGNORE INTO spans VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                    conn.executemany(_INSERT, rows)
                     written = conn.total_changes - before
                     conn.execute("COMMIT")
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    _rollback(conn)
                     raise
-            except sqlite3.Error as exc:
-                raise StoreError(str(exc)) from exc
+            except (sqlite3.Error, OSError) as exc:
+                raise StoreError(f"{self.path}: {exc}") from exc
         return written
 
-    def _rows(self, sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                return self._connection().execute(sql, args).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(str(exc)) from exc
+    # -- reading ----------------------------------------------------------------------
 
-    @staticmethod
-    def _record(row: tuple[Any, ...]) -> SpanRecord:
-        events = tuple(SpanEvent(e.get("name", ""), int(e.get("time_unix_nano", 0)),
-                                 e.get("attributes") or {}) for e in json.loads(row[11]))
-        return SpanRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
-                          row[8], row[9], json.loads(row[10]), events, json.loads(row[12]))
+    def find_trace_ids(self, prefix: str, limit: int = 10) -> list[str]:
+        """Stored trace ids starting with ``prefix`` (lowercase hex), at most ``limit``."""
+        prefix = prefix.strip().lower()
+        # A range on the primary key instead of LIKE: LIKE is case-insensitive by
+        # default and so cannot use the index; 'g' sorts after every hex digit.
+        rows = self._rows("SELECT DISTINCT trace_id FROM spans WHERE trace_id >= ? AND "
+                          "trace_id < ? ORDER BY trace_id LIMIT ?",
+                          (prefix, prefix + "g", int(limit)))
+        return [row[0] for row in rows]
 
     def get_trace(self, trace_id: str) -> Trace | None:
-        trace_id = trace_id.strip().lower()
-        if len(trace_id) < 32:
-            if len(trace_id) < 8:
-                return None
-            matches = self._rows("SELECT DISTINCT trace_id FROM spans WHERE trace_id "
-                                 "LIKE ? LIMIT 2", (trace_id + "%",))
+        """The trace with this id, a unique prefix of it (8+ hex digits) or its UUID form.
+
+        ``None`` if nothing matches, the prefix is ambiguous or the id is not hex; the UUID
+        form (dashes) is what osprofiler users know as the base id.
+        """
+        wanted = trace_id.strip().lower()
+        if _UUID.fullmatch(wanted):
+            wanted = wanted.replace("-", "")
+        if not _HEX_PREFIX.fullmatch(wanted):
+            return None
+        if len(wanted) < 32:
+            matches = self.find_trace_ids(wanted, limit=2)
             if len(matches) != 1:
                 return None
-            trace_id = matches[0][0]
-        rows = self._rows("SELECT * FROM spans WHERE trace_id = ? ORDER BY start_ns",
-                          (trace_id,))
+            wanted = matches[0]
+        rows = self._rows(f"{_SELECT} WHERE trace_id = ? ORDER BY start_ns, span_id",
+                          (wanted,))
         if not rows:
             return None
-        return Trace(trace_id, [self._record(r) for r in rows])
+        return Trace(wanted, [_record(r) for r in rows])
 
     def all_spans(self) -> list[SpanRecord]:
-        return [self._record(r) for r in self._rows(
-            "SELECT * FROM spans ORDER BY start_ns", ())]
+        """Every stored span ordered by start time (tests and small stores)."""
+        return [_record(r) for r in self._rows(f"{_SELECT} ORDER BY start_ns, span_id")]
 
     def list_traces(self, service: str | None = None, operation: str | None = None,
                     since_ns: int | None = None, min_duration_ns: int | None = None,
-                    errors_only: bool = False, limit: int = 20) -> list[TraceSummary]:
-        where, args = [], []
+                    errors_only: bool = False, limit: int | None = 20
+                    ) -> list[TraceSummary]:
+        """Summaries of matching traces, newest (latest start) first.
+
+        ``service``/``operation``: the trace has a span of that service / with that name;
+        both given, the *same* span must match both (as Jaeger's search does).
+        ``since_ns``: the trace started at or after it. ``min_duration_ns``: the trace
+        (latest end minus earliest start) lasted at least that. ``errors_only``: a span
+        has status ``error``. ``limit=None`` lists all.
+        """
+        if limit is not None and limit <= 0:
+            return []
+        where: list[str] = []
+        args: list[Any] = []
         if since_ns is not None:
             where.append("start_ns >= ?")
-            args.append(since_ns)
+            args.append(int(since_ns))
         if service:
-            where.append("trace_id IN (SELECT trace_id FROM spans WHERE service = ?)")
+            where.append("service = ?")
             args.append(service)
         if operation:
-            where.append("trace_id IN (SELECT trace_id FROM spans WHERE name = ?)")
+            where.append("name = ?")
             args.append(operation)
-        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        having: list[str] = []
+        if since_ns is not None:
+            having.append("MIN(start_ns) >= ?")
+            args.append(int(since_ns))
+        if min_duration_ns is not None:
+            having.append("MAX(start_ns + duration_ns) - MIN(start_ns) >= ?")
+            args.append(int(min_duration_ns))
+        if errors_only:
+            having.append("MAX(status = 'error') = 1")
+        args.append(-1 if limit is None else int(limit))
+        candidates = (f"WHERE trace_id IN (SELECT trace_id FROM spans WHERE "
+                      f"{' AND '.join(where)})") if where else ""
         rows = self._rows(
-            f"SELECT trace_id, MIN(start_ns), MAX(start_ns + duration_ns), COUNT(*), "
-            f"SUM(status = 'error'), GROUP_CONCAT(DISTINCT service) FROM spans {clause} "
-            f"GROUP BY trace_id ORDER BY MIN(start_ns) DESC", args)
+            "SELECT trace_id, MIN(start_ns), MAX(start_ns + duration_ns), COUNT(*), "
+            f"MAX(status = 'error') FROM spans {candidates} GROUP BY trace_id "
+            f"{('HAVING ' + ' AND '.join(having)) if having else ''} "
+            "ORDER BY MIN(start_ns) DESC, trace_id LIMIT ?", args)
+        details = self._root_and_services([row[0] for row in rows])
         summaries = []
-        for trace_id, start, end, count, errors, services in rows:
-            duration = end - start
-            if min_duration_ns is not None and duration < min_duration_ns:
-                continue
-            if errors_only and not errors:
-                continue
-            root = self._rows("SELECT name, service FROM spans WHERE trace_id = ? "
-                              "ORDER BY (parent_span_id IS NOT NULL), start_ns LIMIT 1",
-                              (trace_id,))[0]
-            summaries.append(TraceSummary(trace_id, root[0], root[1],
-                                          frozenset((services or "").split(",")), count,
-                                          start, duration, bool(errors)))
-            if len(summaries) >= limit:
-                break
+        for trace_id, start, end, count, errors in rows:
+            root_name, root_service, services = details.get(trace_id, ("", "", frozenset()))
+            summaries.append(TraceSummary(trace_id, root_name, root_service, services,
+                                          count, start, end - start, bool(errors)))
         return summaries
 
+    def _root_and_services(self, trace_ids: Iterable[str]
+                           ) -> dict[str, tuple[str, str, frozenset[str]]]:
+        """Per trace: the root span's name and service, and every service involved.
+
+        The root is the earliest span without a parent; failing that (the root was never
+        exported) the earliest span whose parent is not stored.
+        """
+        ids = list(trace_ids)
+        spans: dict[str, list[tuple[Any, ...]]] = {}
+        for i in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[i:i + _IN_CHUNK]
+            for row in self._rows(
+                    "SELECT trace_id, span_id, parent_span_id, name, service FROM spans "
+                    f"WHERE trace_id IN ({', '.join('?' * len(chunk))}) "
+                    "ORDER BY start_ns, span_id", chunk):
+                spans.setdefault(row[0], []).append(row)
+        result = {}
+        for trace_id, rows in spans.items():
+            known = {row[1] for row in rows}
+            root = (next((r for r in rows if r[2] is None), None)
+                    or next((r for r in rows if r[2] not in known), None) or rows[0])
+            result[trace_id] = (root[3], root[4], frozenset(r[4] for r in rows))
+        return result
+
     def close(self) -> None:
+        """Close this process's connection (idempotent); a later call reopens it."""
+        self._check_pid()
         with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
+            if self._conn is not None:
                 self._conn.close()
             self._conn = None
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is open; a failed rollback must not mask the cause."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            LOG.debug("os-tracing: rollback failed", exc_info=True)

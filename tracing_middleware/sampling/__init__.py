@@ -1,35 +1,91 @@
-"""Samplers by the names operators type in ``sampler``."""
+"""Samplers by the names operators type in ``[tracing] sampler``.
+
+The names and semantics are OpenTelemetry's (``OTEL_TRACES_SAMPLER``), plus
+``jaeger_remote`` / ``parentbased_jaeger_remote`` whose ``sampler_arg`` uses OpenTelemetry
+Java's ``k=v,k=v`` keys. Everything is checked here, at load: a bad name or argument raises
+``ValueError`` naming the value and what is accepted.
+"""
 
 from __future__ import annotations
 
-from tracing_middleware.sampling.base import Sampler
+from tracing_middleware.sampling.base import (
+    DROP,
+    RECORD_AND_SAMPLE,
+    Decision,
+    Sampler,
+    SamplingResult,
+)
+from tracing_middleware.sampling.jaeger_remote import JaegerRemoteSampler
 from tracing_middleware.sampling.parent import ParentBased
+from tracing_middleware.sampling.rate_limiting import RateLimitingSampler, TokenBucket
 from tracing_middleware.sampling.ratio import TraceIdRatioBased
-from tracing_middleware.sampling.static import ALWAYS_OFF, ALWAYS_ON
+from tracing_middleware.sampling.static import ALWAYS_OFF, ALWAYS_ON, PolicySampler
 
-__all__ = ["SAMPLERS", "build_sampler"]
+__all__ = [
+    "ALWAYS_OFF",
+    "ALWAYS_ON",
+    "DROP",
+    "RECORD_AND_SAMPLE",
+    "SAMPLERS",
+    "Decision",
+    "JaegerRemoteSampler",
+    "ParentBased",
+    "PolicySampler",
+    "RateLimitingSampler",
+    "Sampler",
+    "SamplingResult",
+    "TokenBucket",
+    "TraceIdRatioBased",
+    "build_sampler",
+    "parse_sampler_arg",
+]
 
 SAMPLERS = ("always_on", "always_off", "traceidratio", "parentbased_always_on",
             "parentbased_always_off", "parentbased_traceidratio", "jaeger_remote",
             "parentbased_jaeger_remote")
 
 
+def parse_sampler_arg(arg: str | None) -> dict[str, str]:
+    """OpenTelemetry Java's ``k=v,k=v`` -> dict; ``ValueError`` on an item without ``=``,
+    an empty key or a repeated key (which one would win is a guess)."""
+    values: dict[str, str] = {}
+    for item in (arg or "").split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"sampler_arg item {item.strip()!r} is not key=value")
+        if key in values:
+            raise ValueError(f"sampler_arg key {key!r} is given twice")
+        values[key] = value.strip()
+    return values
+
+
 def _ratio(arg: str | None) -> float:
-    if arg is None or not str(arg).strip():
-        return 1.0
+    if arg is None or not arg.strip():
+        return 1.0  # OTEL_TRACES_SAMPLER_ARG's default for traceidratio
     try:
         rate = float(arg)
     except ValueError:
-        raise ValueError(f"sampler_arg {arg!r} is not a number between 0 and 1")
+        rate = -1.0
     if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"sampler_arg {arg!r} is not a number between 0 and 1")
+        raise ValueError(f"sampler_arg {arg!r} is not a number between 0 and 1 "
+                         f"(the ratio for traceidratio)")
     return rate
 
 
 def build_sampler(name: str, arg: str | None, service_name: str,
                   upstream_rate_limit: float = 100.0) -> Sampler:
+    """The sampler ``name`` configured by ``arg``.
+
+    ``upstream_rate_limit`` (traces/s, 0 = unlimited) applies to the ``parentbased_*``
+    samplers; ``jaeger_remote`` samplers start their poller here.
+    """
     if name not in SAMPLERS:
         raise ValueError(f"unknown sampler {name!r}; expected one of {', '.join(SAMPLERS)}")
+    if upstream_rate_limit < 0:
+        raise ValueError(f"upstream_sampling_rate_limit {upstream_rate_limit!r} must be >= 0")
     base = name.removeprefix("parentbased_")
     root: Sampler
     if base == "always_on":
@@ -39,9 +95,7 @@ def build_sampler(name: str, arg: str | None, service_name: str,
     elif base == "traceidratio":
         root = TraceIdRatioBased(_ratio(arg))
     else:
-        from tracing_middleware.sampling.jaeger_remote import JaegerRemoteSampler
-
-        root = JaegerRemoteSampler.from_arg(arg, service_name)
+        root = JaegerRemoteSampler.from_options(parse_sampler_arg(arg), service_name)
     if name.startswith("parentbased_"):
         return ParentBased(root, upstream_rate_limit=upstream_rate_limit)
     return root

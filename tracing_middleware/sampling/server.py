@@ -1,8 +1,15 @@
-"""``os-tracing sampling serve``: Jaeger's ``/sampling?service=`` from a strategies file.
+"""``os-tracing sampling serve``: Jaeger's ``GET /sampling?service=`` from a strategies file.
 
-A small cloud gets central, per-service and per-operation policy without running Jaeger
-or a collector. The file is re-read when its modification time changes; a file that
-fails to parse keeps the last good content (and the error is logged once).
+A small cloud gets central per-service and per-operation policy without running Jaeger or
+a collector. Answers use the encoding every client we know accepts: camelCase fields and
+``strategyType`` as the enum *name* (jaeger-client Python compares with
+``"PROBABILISTIC"``/``"RATE_LIMITING"``; OpenTelemetry JS compares with
+``StrategyType.PROBABILISTIC == "PROBABILISTIC"``; OTel Java/Go and our own sampler accept
+it too). Numbers or an omitted ``strategyType`` would break the first two.
+
+The file is checked on each request (a ``stat``) and re-read when it changed; every
+service's answer is computed and validated at load, so a request is a dictionary lookup.
+A file that fails to load keeps the last good answers, logged once per change of state.
 """
 
 from __future__ import annotations
@@ -10,87 +17,128 @@ from __future__ import annotations
 import http.server
 import json
 import logging
-import os
+import socket
 import threading
 import urllib.parse
 from typing import Any
 
-from tracing_middleware.sampling.strategies import response_for_service
+from tracing_middleware.sampling.strategies import build_responses, read_strategies_file
 
 __all__ = ["SamplingServer"]
 
 LOG = logging.getLogger(__name__)
 
+_PATHS = ("/sampling", "/")  # "/" is jaeger-agent's legacy alias
+
+
+class _HTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+
+class _HTTPServer6(_HTTPServer):
+    address_family = socket.AF_INET6
+
 
 class SamplingServer:
+    """Serve a Jaeger strategies file; ``start()`` in a thread or ``serve_forever()``."""
+
     def __init__(self, strategies_path: str, host: str = "127.0.0.1", port: int = 5778
                  ) -> None:
         self.path = strategies_path
         self._lock = threading.Lock()
-        self._mtime: float | None = None
-        self._strategies: Any = None
-        self._load()  # fail fast at start on a missing or broken file
+        self._signature: tuple[int, int, int] | None = None
+        self._answers: tuple[dict[str, Any], dict[str, dict[str, Any]]] | None = None
+        self._failing = False
+        self._reload(initial=True)  # a missing or broken file fails the command at start
+        handler = self._handler_class()
+        server_class = _HTTPServer6 if ":" in host else _HTTPServer
+        self._http = server_class((host, port), handler)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._http.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host = self._http.server_address[0]
+        host = f"[{host}]" if ":" in str(host) else host
+        return f"http://{host}:{self.port}/sampling"
+
+    def _reload(self, initial: bool = False) -> None:
+        with self._lock:
+            try:
+                signature, strategies = read_strategies_file(self.path)
+                if signature == self._signature:
+                    return
+                answers = build_responses(strategies)
+            except (OSError, ValueError) as exc:
+                if initial:
+                    raise ValueError(f"strategies file {self.path}: {exc}") from exc
+                if not self._failing:
+                    self._failing = True
+                    LOG.warning("os-tracing: strategies file %s unusable (%s); serving the "
+                                "last good policy", self.path, exc)
+                return
+            self._signature, self._answers = signature, answers
+            if self._failing:
+                self._failing = False
+                LOG.info("os-tracing: strategies file %s usable again", self.path)
+            elif not initial:
+                LOG.info("os-tracing: reloaded strategies file %s", self.path)
+
+    def answer(self, raw_path: str) -> tuple[int, Any]:
+        """``(status, body)`` for a request path; a JSON object for 200, text otherwise."""
+        parsed = urllib.parse.urlsplit(raw_path)
+        if parsed.path not in _PATHS:
+            return 404, "not found; use /sampling?service=NAME\n"
+        services = urllib.parse.parse_qs(parsed.query).get("service") or []
+        if len(services) != 1 or not services[0]:
+            return 400, "'service' parameter must be provided once\n"
+        self._reload()
+        assert self._answers is not None
+        default, per_service = self._answers
+        return 200, per_service.get(services[0], default)
+
+    def _handler_class(self) -> type[http.server.BaseHTTPRequestHandler]:
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            server_version = "os-tracing-sampling"
+
             def log_message(self, format: str, *args: Any) -> None:
-                return None
+                LOG.debug("os-tracing sampling serve: " + format, *args)
 
             def do_GET(self) -> None:
                 status, body = server.answer(self.path)
-                data = json.dumps(body).encode()
+                if status == 200:
+                    data, kind = json.dumps(body).encode(), "application/json"
+                else:
+                    data, kind = str(body).encode(), "text/plain; charset=utf-8"
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._http = http.server.ThreadingHTTPServer((host, port), Handler)
-        self._http.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._http.server_address[:2]
-        return f"http://{host}:{port}/sampling"
-
-    def _load(self) -> Any:
-        mtime = os.stat(self.path).st_mtime
-        with self._lock:
-            if mtime == self._mtime and self._strategies is not None:
-                return self._strategies
-            with open(self.path) as f:
-                strategies = json.load(f)
-            response_for_service(strategies, "validate")  # shape check before use
-            self._strategies, self._mtime = strategies, mtime
-            return strategies
-
-    def answer(self, raw_path: str) -> tuple[int, Any]:
-        parsed = urllib.parse.urlsplit(raw_path)
-        if parsed.path not in ("/", "/sampling", "/api/sampling"):
-            return 404, {"error": "not found"}
-        service = (urllib.parse.parse_qs(parsed.query).get("service") or [""])[0]
-        if not service:
-            return 400, {"error": "missing service parameter"}
-        try:
-            strategies = self._load()
-        except (OSError, ValueError) as exc:
-            LOG.warning("os-tracing: %s unusable (%s); serving the last good policy",
-                        self.path, exc)
-            strategies = self._strategies
-        return 200, response_for_service(strategies, service)
+        return Handler
 
     def start(self) -> SamplingServer:
+        """Serve from a daemon thread (tests, the demo); returns ``self``."""
         self._thread = threading.Thread(target=self._http.serve_forever,
-                                        kwargs={"poll_interval": 0.1}, daemon=True)
+                                        name="os-tracing-sampling-serve", daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
         self._http.serve_forever()
 
-    def stop(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
+    def shutdown(self) -> None:
+        """Stop serving and close the socket; idempotent."""
         if self._thread is not None:
+            self._http.shutdown()
             self._thread.join(5)
+            self._thread = None
+        self._http.server_close()
+
+    stop = shutdown  # NOTE(os-tracing): older name, kept for the demo command

@@ -1,191 +1,394 @@
-"""Jaeger's sampling strategies: the file format, the ``/sampling`` response, and the
-policy a process applies.
+"""Jaeger's sampling strategies: the strategies file, the ``/sampling`` answer, and the
+policy one process applies.
 
-One module for the three shapes so that the file-based endpoint, the policy server and
-the remote sampler agree on every rule: strategies-file defaults merged into each service
-as Jaeger's static store does, both response encodings (``strategyType`` as a string, as a
-number, or omitted as the OpenTelemetry Collector does), and out-of-range values refused.
+One module for the three shapes so the ``file://`` endpoint, ``os-tracing sampling serve``
+and the remote sampler agree on every rule:
+
+* the strategies file is turned into per-service answers the way Jaeger's ``static``
+  strategy provider does (``plugin/sampling/strategyprovider/static/provider.go``,
+  ``parseStrategies``): a service without its own ``operation_strategies`` inherits the
+  default's (with its own probability as the default probability when it is
+  probabilistic); a service with its own has the default's merged under them; per-operation
+  ``ratelimiting`` entries are skipped (the protocol only carries probabilities);
+* an answer is accepted in every encoding found in the wild: ``strategyType`` as a string
+  (Jaeger ``/sampling``), a number (legacy Thrift-JSON ``/``), or omitted (the OpenTelemetry
+  Collector omits proto3 zero values, i.e. ``PROBABILISTIC`` and rates of 0), camelCase or
+  snake_case field names;
+* out-of-range values are refused, never clamped: a policy nobody wrote is worse than the
+  last good one. Unlike Jaeger (which falls back to 0.001 with a warning), an unknown
+  strategy ``type`` in the file is an error too, for the same reason.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
+import math
+import os
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from tracing_middleware.sampling.rate_limiting import TokenBucket
+from tracing_middleware.sampling.ratio import TRACE_ID_LIMIT, ratio_bound
 
-__all__ = ["Policy", "parse_response", "response_for_service"]
+__all__ = [
+    "PER_OPERATION",
+    "PROBABILISTIC",
+    "RATE_LIMITING",
+    "Policy",
+    "PolicyState",
+    "build_responses",
+    "parse_response",
+    "read_strategies_file",
+    "response_for_service",
+]
 
-_LOW64 = (1 << 64) - 1
-_MAX_OPERATIONS = 2000
+LOG = logging.getLogger(__name__)
+
+PROBABILISTIC = "probabilistic"
+RATE_LIMITING = "ratelimiting"
+PER_OPERATION = "per_operation"
+
+MAX_FILE_BYTES = 1 << 20
+_MAX_OPERATIONS_PARSED = 10_000
+_MAX_OPERATIONS_TRACKED = 2000  # jaeger-client's default max_operations
+_JAEGER_DEFAULT_PROBABILITY = 0.001  # Jaeger's defaultSamplingProbability
+_NO_OPERATIONS: Mapping[str, float] = MappingProxyType({})
 
 
-def _get(obj: Mapping[str, Any], *names: str) -> Any:
-    for name in names:
-        if name in obj:
-            return obj[name]
-    return None
-
-
-def _rate(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{what} must be a number")
-    if not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{what} = {value} is not in [0, 1]")
-    return float(value)
-
-
-def _per_second(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ValueError(f"{what} must be a number >= 0")
-    return float(value)
+# -- the policy a process applies -------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
 class Policy:
-    """What a process applies now; immutable, swapped whole when a new answer arrives."""
+    """What a process applies now; immutable, swapped whole when a new answer arrives.
 
-    kind: str  # "probabilistic" | "ratelimiting"
-    rate: float  # sampling probability, or traces per second
-    operations: Mapping[str, float] = dataclasses.field(default_factory=dict)
-    default_probability: float | None = None
+    ``rate`` is the probability (``probabilistic``), traces per second (``ratelimiting``)
+    or the default probability of operations without their own (``per_operation``).
+    """
+
+    kind: str
+    rate: float
+    operations: Mapping[str, float] = dataclasses.field(default_factory=lambda: _NO_OPERATIONS)
     lower_bound: float = 0.0
-    source: str = "initial"
+    upper_bound: float | None = None
+    source: str = dataclasses.field(default="initial", compare=False)
 
     def describe(self) -> str:
-        if self.operations or self.default_probability is not None:
-            return (f"per-operation (default probability {self.default_probability}, "
-                    f"lower bound {self.lower_bound}/s, {len(self.operations)} operations)")
-        if self.kind == "ratelimiting":
+        """For people: logs and ``os-tracing sampling show``."""
+        if self.kind == PER_OPERATION:
+            upper = "" if self.upper_bound is None else f", upper bound {self.upper_bound}/s"
+            return (f"per-operation (default probability {self.rate}, lower bound "
+                    f"{self.lower_bound}/s{upper}, {len(self.operations)} operations)")
+        if self.kind == RATE_LIMITING:
             return f"rate limiting ({self.rate} traces/s)"
         return f"probabilistic ({self.rate})"
 
+    def sampler_description(self) -> str:
+        """In OpenTelemetry's ``get_description`` style."""
+        if self.kind == PER_OPERATION:
+            ops = ",".join(f"{name}=TraceIdRatioBased{{{rate}}}"
+                           for name, rate in self.operations.items())
+            upper = "" if self.upper_bound is None else f",upperBound={self.upper_bound}"
+            return (f"PerOperationSampler{{default=TraceIdRatioBased{{{self.rate}}},"
+                    f"lowerBound={self.lower_bound}{upper},perOperation={{{ops}}}}}")
+        if self.kind == RATE_LIMITING:
+            return f"RateLimitingSampler{{{self.rate}}}"
+        return f"TraceIdRatioBased{{{self.rate}}}"
+
     def probability_for(self, operation: str | None) -> float | None:
-        if operation is not None and operation in self.operations:
-            return self.operations[operation]
-        if self.default_probability is not None:
-            return self.default_probability
-        return self.rate if self.kind == "probabilistic" else None
+        """The probability a span named ``operation`` gets (``None``: rate limited)."""
+        if self.kind == PER_OPERATION:
+            if operation is not None and operation in self.operations:
+                return self.operations[operation]
+            return self.rate
+        return None if self.kind == RATE_LIMITING else self.rate
+
+
+class _Guaranteed:
+    """jaeger-client's ``GuaranteedThroughputProbabilisticSampler`` for one operation."""
+
+    __slots__ = ("bound", "lower", "upper")
+
+    def __init__(self, bound: int, lower: TokenBucket, upper: TokenBucket | None) -> None:
+        self.bound = bound
+        self.lower = lower
+        self.upper = upper
+
+    def sample(self, trace_id: int) -> bool:
+        if trace_id & TRACE_ID_LIMIT < self.bound and (self.upper is None
+                                                       or self.upper.take()):
+            # NOTE(os-tracing): as jaeger-client, a probabilistic hit also spends a
+            # lower-bound credit: the bound is a floor on the total, not extra traffic.
+            self.lower.take()
+            return True
+        return self.lower.take()
 
 
 class PolicyState:
-    """A policy plus the token buckets it needs (rate limit, per-operation lower bounds)."""
+    """A policy plus what applying it needs: ratio bounds and token buckets.
 
-    def __init__(self, policy: Policy) -> None:
+    ``sample`` is the hot path: dictionary reads and at most two bucket locks. Buckets for
+    operations are created on first use, for at most 2000 operations (jaeger-client's
+    ``max_operations``); later ones get the default probability without bounds, so a
+    flood of distinct span names cannot grow memory.
+    """
+
+    def __init__(self, policy: Policy, clock: Callable[[], float] = time.monotonic) -> None:
         self.policy = policy
-        self._bucket = TokenBucket(policy.rate) if policy.kind == "ratelimiting" else None
-        self._bounds: dict[str, TokenBucket] = {}
+        self._clock = clock
+        self._bound = ratio_bound(policy.rate) if policy.kind != RATE_LIMITING else 0
+        self._bucket = (TokenBucket(policy.rate, clock) if policy.kind == RATE_LIMITING
+                        else None)
+        self._op_bounds = {name: ratio_bound(rate) for name, rate in policy.operations.items()}
+        self._guaranteed: dict[str, _Guaranteed] = {}
         self._lock = threading.Lock()
 
-    def _bound(self, operation: str) -> bool:
-        if self.policy.lower_bound <= 0:
-            return False
-        bucket = self._bounds.get(operation)
-        if bucket is None:
-            with self._lock:
-                if len(self._bounds) >= _MAX_OPERATIONS:
-                    return False
-                bucket = self._bounds.setdefault(operation, TokenBucket(
-                    self.policy.lower_bound))
-        return bucket.take()
+    def _operation(self, operation: str) -> _Guaranteed | None:
+        with self._lock:
+            found = self._guaranteed.get(operation)
+            if found is None and len(self._guaranteed) < _MAX_OPERATIONS_TRACKED:
+                policy = self.policy
+                upper = (TokenBucket(policy.upper_bound, self._clock)
+                         if policy.upper_bound is not None else None)
+                found = _Guaranteed(self._op_bounds.get(operation, self._bound),
+                                    TokenBucket(policy.lower_bound, self._clock), upper)
+                self._guaranteed[operation] = found
+            return found
 
     def sample(self, trace_id: int, operation: str) -> bool:
-        policy = self.policy
-        if policy.operations or policy.default_probability is not None:
-            probability = policy.operations.get(operation, policy.default_probability or 0.0)
-            if trace_id & _LOW64 < round(probability * (_LOW64 + 1)):
-                return True
-            return self._bound(operation)
-        if self._bucket is not None:
+        kind = self.policy.kind
+        if kind == PROBABILISTIC:
+            return trace_id & TRACE_ID_LIMIT < self._bound
+        if kind == RATE_LIMITING:
+            assert self._bucket is not None
             return self._bucket.take()
-        return trace_id & _LOW64 < round(policy.rate * (_LOW64 + 1))
+        sampler = self._guaranteed.get(operation) or self._operation(operation)
+        if sampler is None:
+            return trace_id & TRACE_ID_LIMIT < self._bound
+        return sampler.sample(trace_id)
+
+
+# -- the /sampling answer -----------------------------------------------------------------
+
+
+def _field(obj: Mapping[str, Any], camel: str, snake: str) -> Any:
+    return obj[camel] if camel in obj else obj.get(snake)
+
+
+def _number(value: Any, what: str, default: float | None = None) -> float:
+    if value is None and default is not None:
+        return default  # proto3 JSON omits zero values
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value):
+        raise ValueError(f"{what} = {value!r} is not a finite number")
+    return float(value)
+
+
+def _probability(value: Any, what: str, default: float | None = None) -> float:
+    number = _number(value, what, default)
+    if not 0.0 <= number <= 1.0:
+        raise ValueError(f"{what} = {value!r} is not in [0, 1]")
+    return number
+
+
+def _per_second(value: Any, what: str, default: float | None = None) -> float:
+    number = _number(value, what, default)
+    if number < 0:
+        raise ValueError(f"{what} = {value!r} is negative")
+    return number
+
+
+def _object(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{what} is missing or not an object")
+    return value
+
+
+def _strategy_type(value: Any) -> str:
+    if value is None or value == 0:  # omitted: proto3 zero value
+        return PROBABILISTIC
+    if value == 1 and not isinstance(value, bool):
+        return RATE_LIMITING
+    if isinstance(value, str):
+        name = value.upper().replace("_", "")
+        if name == "PROBABILISTIC":
+            return PROBABILISTIC
+        if name == "RATELIMITING":
+            return RATE_LIMITING
+    raise ValueError(f"strategyType {value!r} is not PROBABILISTIC (0) or RATE_LIMITING (1)")
+
+
+def _operation_policy(operation: Mapping[str, Any], source: str) -> Policy | None:
+    default = _probability(_field(operation, "defaultSamplingProbability",
+                                  "default_sampling_probability"),
+                           "defaultSamplingProbability", 0.0)
+    lower = _per_second(_field(operation, "defaultLowerBoundTracesPerSecond",
+                               "default_lower_bound_traces_per_second"),
+                        "defaultLowerBoundTracesPerSecond", 0.0)
+    raw_upper = _field(operation, "defaultUpperBoundTracesPerSecond",
+                       "default_upper_bound_traces_per_second")
+    upper = None
+    if raw_upper is not None:
+        upper = _per_second(raw_upper, "defaultUpperBoundTracesPerSecond")
+        upper = upper if upper > 0 else None  # 0 is proto's "unset"
+    items = _field(operation, "perOperationStrategies", "per_operation_strategies") or []
+    if not isinstance(items, list):
+        raise ValueError("perOperationStrategies is not a list")
+    if len(items) > _MAX_OPERATIONS_PARSED:
+        raise ValueError(f"perOperationStrategies has {len(items)} entries, more than "
+                         f"{_MAX_OPERATIONS_PARSED}")
+    operations: dict[str, float] = {}
+    for item in items:
+        item = _object(item, "perOperationStrategies entry")
+        name = item.get("operation")
+        if not isinstance(name, str):
+            raise ValueError("perOperationStrategies entry has no operation name")
+        prob = _object(_field(item, "probabilisticSampling", "probabilistic_sampling"),
+                       f"probabilisticSampling of operation {name!r}")
+        operations[name] = _probability(_field(prob, "samplingRate", "sampling_rate"),
+                                        f"samplingRate of operation {name!r}", 0.0)
+    if not operations and lower == 0:
+        # NOTE(os-tracing): as OTel Java/JS: an empty table says nothing per operation,
+        # so the top-level strategy applies.
+        return None
+    return Policy(PER_OPERATION, default, MappingProxyType(operations), lower, upper,
+                  source)
 
 
 def parse_response(body: Any, source: str = "remote") -> Policy:
-    """A Jaeger ``/sampling`` answer -> :class:`Policy`; ``ValueError`` on a wrong shape."""
-    if not isinstance(body, Mapping):
-        raise ValueError("response is not a JSON object")
-    operation = _get(body, "operationSampling", "operation_sampling")
+    """A ``/sampling`` answer -> :class:`Policy`; ``ValueError`` on a wrong shape.
+
+    ``operationSampling`` wins over ``strategyType`` when it has per-operation strategies
+    or a lower bound, as in jaeger-client and OpenTelemetry Java/JS.
+    """
+    body = _object(body, "response")
+    operation = _field(body, "operationSampling", "operation_sampling")
     if operation is not None:
-        if not isinstance(operation, Mapping):
-            raise ValueError("operationSampling is not an object")
-        default = _rate(_get(operation, "defaultSamplingProbability",
-                             "default_sampling_probability") or 0.0,
-                        "defaultSamplingProbability")
-        lower = _per_second(_get(operation, "defaultLowerBoundTracesPerSecond",
-                                 "default_lower_bound_traces_per_second") or 0.0,
-                            "defaultLowerBoundTracesPerSecond")
-        operations: dict[str, float] = {}
-        for item in _get(operation, "perOperationStrategies",
-                         "per_operation_strategies") or []:
-            if not isinstance(item, Mapping) or not isinstance(item.get("operation"), str):
-                raise ValueError("perOperationStrategies entry without an operation")
-            prob = _get(item, "probabilisticSampling", "probabilistic_sampling") or {}
-            if len(operations) < _MAX_OPERATIONS:
-                operations[item["operation"]] = _rate(
-                    _get(prob, "samplingRate", "sampling_rate") or 0.0, "samplingRate")
-        return Policy("probabilistic", default, operations, default, lower, source)
-    kind = _get(body, "strategyType", "strategy_type")
-    if kind in (None, 0, "0", "PROBABILISTIC", "probabilistic"):
-        prob = _get(body, "probabilisticSampling", "probabilistic_sampling")
-        if not isinstance(prob, Mapping):
-            raise ValueError("probabilisticSampling missing")
-        return Policy("probabilistic", _rate(_get(prob, "samplingRate", "sampling_rate") or 0.0,
-                                             "samplingRate"), source=source)
-    if kind in (1, "1", "RATE_LIMITING", "rate_limiting"):
-        limit = _get(body, "rateLimitingSampling", "rate_limiting_sampling")
-        if not isinstance(limit, Mapping):
-            raise ValueError("rateLimitingSampling missing")
-        return Policy("ratelimiting", _per_second(
-            _get(limit, "maxTracesPerSecond", "max_traces_per_second") or 0,
-            "maxTracesPerSecond"), source=source)
-    raise ValueError(f"unknown strategyType {kind!r}")
+        policy = _operation_policy(_object(operation, "operationSampling"), source)
+        if policy is not None:
+            return policy
+    kind = _strategy_type(_field(body, "strategyType", "strategy_type"))
+    if kind == RATE_LIMITING:
+        limit = _object(_field(body, "rateLimitingSampling", "rate_limiting_sampling"),
+                        "rateLimitingSampling")
+        return Policy(RATE_LIMITING, _per_second(
+            _field(limit, "maxTracesPerSecond", "max_traces_per_second"),
+            "maxTracesPerSecond", 0.0), source=source)
+    prob = _object(_field(body, "probabilisticSampling", "probabilistic_sampling"),
+                   "probabilisticSampling")
+    return Policy(PROBABILISTIC, _probability(
+        _field(prob, "samplingRate", "sampling_rate"), "samplingRate", 0.0), source=source)
 
 
-def _strategy_body(strategy: Mapping[str, Any]) -> dict[str, Any]:
-    kind = str(strategy.get("type", "probabilistic")).lower()
-    param = strategy.get("param", 0.001)
-    if kind == "ratelimiting":
-        return {"strategyType": "RATE_LIMITING",
-                "rateLimitingSampling": {"maxTracesPerSecond": int(
-                    _per_second(param, "param"))}}
+# -- the strategies file ------------------------------------------------------------------
+
+
+def read_strategies_file(path: str) -> tuple[tuple[int, int, int], Any]:
+    """``(signature, parsed JSON)``; the signature (mtime, size, inode) tells edits apart,
+    including an editor's rename-over within one mtime tick."""
+    st = os.stat(path)
+    if st.st_size > MAX_FILE_BYTES:
+        raise ValueError(f"{path} is larger than {MAX_FILE_BYTES} bytes")
+    with open(path, "rb") as f:
+        data = json.loads(f.read(MAX_FILE_BYTES + 1))
+    return (st.st_mtime_ns, st.st_size, st.st_ino), data
+
+
+def _file_strategy(entry: Mapping[str, Any], what: str) -> dict[str, Any]:
+    kind = entry.get("type")
+    param = entry.get("param")
     if kind == "probabilistic":
         return {"strategyType": "PROBABILISTIC",
-                "probabilisticSampling": {"samplingRate": _rate(param, "param")}}
-    raise ValueError(f"unknown strategy type {kind!r}")
+                "probabilisticSampling": {"samplingRate": _probability(
+                    param, f"{what} param")}}
+    if kind == "ratelimiting":
+        # Jaeger's int32(param): the protocol carries whole traces per second.
+        return {"strategyType": "RATE_LIMITING",
+                "rateLimitingSampling": {"maxTracesPerSecond": int(_per_second(
+                    param, f"{what} param"))}}
+    raise ValueError(f"{what} type {kind!r} is not 'probabilistic' or 'ratelimiting'")
 
 
-def response_for_service(strategies: Mapping[str, Any], service: str) -> dict[str, Any]:
-    """The ``/sampling?service=`` answer for ``service`` from a Jaeger strategies file.
+def _service_response(entry: Mapping[str, Any], what: str,
+                      operations: Any = None) -> dict[str, Any]:
+    """Jaeger's ``parseServiceStrategies``."""
+    response = _file_strategy(entry, what)
+    ops = entry.get("operation_strategies") if operations is None else operations
+    if not ops:
+        return response
+    if not isinstance(ops, list):
+        raise ValueError(f"{what} operation_strategies is not a list")
+    default = (response["probabilisticSampling"]["samplingRate"]
+               if "probabilisticSampling" in response else _JAEGER_DEFAULT_PROBABILITY)
+    per_operation = []
+    for op in ops:
+        op = _object(op, f"{what} operation strategy")
+        name = op.get("operation")
+        if not isinstance(name, str):
+            raise ValueError(f"{what} operation strategy has no operation name")
+        parsed = _file_strategy(op, f"{what} operation {name!r}")
+        if "probabilisticSampling" not in parsed:
+            LOG.warning("os-tracing: %s operation %r: per-operation strategies can only be "
+                        "probabilistic; using the default probability %s", what, name,
+                        default)
+            continue
+        per_operation.append({"operation": name,
+                              "probabilisticSampling": parsed["probabilisticSampling"]})
+    response["operationSampling"] = {"defaultSamplingProbability": default,
+                                     "defaultLowerBoundTracesPerSecond": 0.0,
+                                     "perOperationStrategies": per_operation}
+    return response
 
-    As Jaeger's static store: the service's own strategy, else ``default_strategy``; the
-    default's operation strategies are merged under the service's own.
+
+def build_responses(strategies: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """A strategies file -> ``(default answer, {service: answer})``, as Jaeger's static
+    provider builds them; ``ValueError`` naming the first bad entry.
+
+    A top-level ``operation_strategies`` (not in Jaeger's format) is read as the default
+    strategy's, when that has none.
     """
-    if not isinstance(strategies, Mapping):
-        raise ValueError("strategies file is not a JSON object")
-    default = strategies.get("default_strategy") or {"type": "probabilistic", "param": 0.001}
-    chosen: Mapping[str, Any] = default
-    for item in strategies.get("service_strategies") or []:
-        if isinstance(item, Mapping) and item.get("service") == service:
-            chosen = item
-            break
-    body = _strategy_body(chosen)
-    operations: dict[str, Any] = {}
-    for source in (default.get("operation_strategies") or [],
-                   chosen.get("operation_strategies") or []):
-        for op in source:
-            if isinstance(op, Mapping) and isinstance(op.get("operation"), str):
-                if str(op.get("type", "probabilistic")).lower() != "probabilistic":
-                    continue  # Jaeger supports only probabilistic per operation
-                operations[op["operation"]] = _rate(op.get("param", 0.0), "param")
-    if operations and body["strategyType"] == "PROBABILISTIC":
-        body["operationSampling"] = {
-            "defaultSamplingProbability": body["probabilisticSampling"]["samplingRate"],
-            "defaultLowerBoundTracesPerSecond": 0,
-            "perOperationStrategies": [
-                {"operation": name, "probabilisticSampling": {"samplingRate": rate}}
-                for name, rate in operations.items()],
-        }
-    return body
+    strategies = _object(strategies, "strategies file")
+    default_entry = strategies.get("default_strategy")
+    if default_entry is None:
+        default_entry = {"type": "probabilistic", "param": _JAEGER_DEFAULT_PROBABILITY}
+    default_entry = _object(default_entry, "default_strategy")
+    default_ops = default_entry.get("operation_strategies") or strategies.get(
+        "operation_strategies")
+    default = _service_response(default_entry, "default_strategy", default_ops)
+    default_op = default.get("operationSampling")
+    services: dict[str, dict[str, Any]] = {}
+    entries = strategies.get("service_strategies") or []
+    if not isinstance(entries, list):
+        raise ValueError("service_strategies is not a list")
+    for entry in entries:
+        entry = _object(entry, "service_strategies entry")
+        name = entry.get("service")
+        if not isinstance(name, str) or not name:
+            raise ValueError("service_strategies entry has no service name")
+        response = _service_response(entry, f"service {name!r}")
+        if default_op is not None:
+            own = response.get("operationSampling")
+            if own is None:
+                merged = dict(default_op)
+                if "probabilisticSampling" in response:
+                    merged["defaultSamplingProbability"] = \
+                        response["probabilisticSampling"]["samplingRate"]
+                response["operationSampling"] = merged
+            else:
+                known = {op["operation"] for op in own["perOperationStrategies"]}
+                own["perOperationStrategies"] = own["perOperationStrategies"] + [
+                    op for op in default_op["perOperationStrategies"]
+                    if op["operation"] not in known]
+        services[name] = response
+    return default, services
+
+
+def response_for_service(strategies: Any, service: str) -> dict[str, Any]:
+    """The ``/sampling?service=`` answer for ``service`` from a parsed strategies file."""
+    default, services = build_responses(strategies)
+    return services.get(service, default)

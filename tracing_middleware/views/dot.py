@@ -1,4 +1,9 @@
-"""``--format dot``: a Graphviz digraph, one node per span, edges parent -> child."""
+"""``--format dot``: a Graphviz digraph, one node per span, an edge parent -> child.
+
+Node ids are the span ids; labels hold name, service and duration; error spans are red
+and spans whose parent is missing dashed. Every string is quoted and escaped, since span
+names are untrusted (a ``"`` must not end the label early). ``dot -Tsvg`` renders it.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,30 @@ from tracing_middleware.export.store import Trace
 __all__ = ["render"]
 
 
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+def _escape(text: str) -> str:
+    """Text inside a DOT quoted string: backslash and quote escaped, newlines flattened."""
+    return (text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", " ")
+            .replace("\n", " "))
 
 
 def render(trace: Trace) -> str:
+    """The digraph as DOT source."""
     ids = {s.span_id for s in trace.spans}
-    lines = [f"digraph {_quote('trace ' + trace.trace_id)} {{", "  rankdir=LR;",
-             "  node [shape=box, fontname=monospace];"]
+    lines = [f'digraph "trace {_escape(trace.trace_id)}" {{', "  rankdir=LR;",
+             '  node [shape=box, fontname="monospace"];']
     for span in trace.spans:
-        label = f"{span.name}\\n[{span.service}] {span.duration_ns / 1e6:.3f} ms"
-        colour = ', color=red' if span.status == "error" else ""
-        lines.append(f"  {_quote(span.span_id)} [label={_quote(label)}{colour}];")
+        # "\n" here is DOT's own line break inside a label, so it is joined after escaping.
+        label = "\\n".join((_escape(span.name),
+                            f"[{_escape(span.service)}] {span.duration_ns / 1e6:.3f} ms"))
+        style = []
+        if span.status == "error":
+            style.append("color=red")
+        if span.parent_span_id and span.parent_span_id not in ids:
+            style.append("style=dashed")
+        extra = "".join(", " + s for s in style)
+        lines.append(f'  "{_escape(span.span_id)}" [label="{label}"{extra}];')
     for span in trace.spans:
-        if span.parent_span_id in ids:
-            lines.append(f"  {_quote(span.parent_span_id)} -> {_quote(span.span_id)};")
+        if span.parent_span_id in ids and span.parent_span_id != span.span_id:
+            lines.append(f'  "{_escape(span.parent_span_id)}" -> "{_escape(span.span_id)}";')
     lines.append("}")
     return "\n".join(lines)

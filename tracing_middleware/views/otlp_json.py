@@ -1,10 +1,26 @@
-"""``--format otlp-json``: OTLP/JSON ``ExportTraceServiceRequest`` (ids in hex, as the OTLP
-JSON mapping specifies), loadable by OpenTelemetry tools and Jaeger's UI; and the reverse,
-for ``os-tracing trace import``."""
+"""``--format otlp-json``: an OTLP/JSON ``ExportTraceServiceRequest``; and the reverse,
+:func:`import_otlp_json`, for ``os-tracing trace import``.
+
+Output follows the OTLP/JSON encoding (opentelemetry-proto ``docs/specification.md``,
+"JSON Protobuf Encoding"): ``traceId``/``spanId``/``parentSpanId`` are *hex* strings, not
+the base64 the generic protobuf JSON mapping would use; enums (``kind``, ``status.code``)
+are integers; 64-bit integers (times, ``intValue``) are decimal strings. Spans are
+grouped into one ``resourceSpans`` entry per (service, resource) with ``service.name``
+set, so OpenTelemetry collectors, Jaeger and Tempo accept the file as sent.
+
+The importer is lenient where real files differ: it accepts base64 ids too (files
+produced with protobuf's own JSON printer), enum names as well as numbers, and the
+pre-1.0 ``instrumentationLibrarySpans`` key. Malformed input raises ``ValueError``.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import math
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from tracing_middleware.export.records import KINDS, SpanEvent, SpanRecord
@@ -12,107 +28,164 @@ from tracing_middleware.export.store import Trace
 
 __all__ = ["import_otlp_json", "render"]
 
-_KIND = {name: i + 1 for i, name in enumerate(KINDS)}  # INTERNAL=1 ... CONSUMER=5
-_STATUS = {"unset": 0, "ok": 1, "error": 2}
+#: OTLP ``Span.SpanKind``: INTERNAL=1, SERVER=2, CLIENT=3, PRODUCER=4, CONSUMER=5.
+SPAN_KIND = {name: i + 1 for i, name in enumerate(KINDS)}
+#: OTLP ``Status.StatusCode``.
+STATUS_CODE = {"unset": 0, "ok": 1, "error": 2}
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_SCOPE = {"name": "os-tracing"}
 
 
 def _value(value: Any) -> dict[str, Any]:
+    """An OTLP ``AnyValue``; what OTLP cannot type (None, dicts, big ints) becomes text."""
     if isinstance(value, bool):
         return {"boolValue": value}
     if isinstance(value, int):
-        return {"intValue": str(value)}
+        if _INT64[0] <= value <= _INT64[1]:
+            return {"intValue": str(value)}
+        return {"stringValue": str(value)}
     if isinstance(value, float):
-        return {"doubleValue": value}
+        # proto3 JSON spells non-finite doubles as strings; bare NaN is not JSON.
+        return {"doubleValue": value if math.isfinite(value) else
+                {math.inf: "Infinity", -math.inf: "-Infinity"}.get(value, "NaN")}
     if isinstance(value, (list, tuple)):
         return {"arrayValue": {"values": [_value(v) for v in value]}}
-    return {"stringValue": str(value)}
+    if isinstance(value, str):
+        return {"stringValue": value}
+    if isinstance(value, Mapping):
+        return {"stringValue": json.dumps(value, default=str, sort_keys=True)}
+    return {"stringValue": "" if value is None else str(value)}
 
 
-def _attributes(attrs: Any) -> list[dict[str, Any]]:
-    return [{"key": str(k), "value": _value(v)} for k, v in dict(attrs).items()]
+def _attributes(attrs: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    return [{"key": str(k), "value": _value(v)} for k, v in dict(attrs or {}).items()]
+
+
+def _span(s: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "traceId": s.trace_id, "spanId": s.span_id, "name": s.name,
+        "kind": SPAN_KIND.get(s.kind, SPAN_KIND["internal"]),
+        "startTimeUnixNano": str(s.start_time_unix_nano),
+        "endTimeUnixNano": str(s.end_time_unix_nano),
+        "attributes": _attributes(s.attributes),
+        "events": [{"name": e.name, "timeUnixNano": str(e.time_unix_nano),
+                    "attributes": _attributes(e.attributes)} for e in s.events],
+        "status": {"code": STATUS_CODE.get(s.status, 0)},
+    }
+    if s.status_message:
+        item["status"]["message"] = s.status_message
+    if s.parent_span_id:
+        item["parentSpanId"] = s.parent_span_id
+    return item
 
 
 def render(trace: Trace) -> str:
-    by_service: dict[str, list[SpanRecord]] = {}
+    """The trace as an OTLP/JSON ``ExportTraceServiceRequest`` document."""
+    groups: dict[tuple[str, str], list[Any]] = {}
     for span in trace.spans:
-        by_service.setdefault(span.service, []).append(span)
+        resource = {**dict(span.resource or {}), "service.name": span.service}
+        key = (span.service, json.dumps(resource, sort_keys=True, default=str))
+        groups.setdefault(key, []).append(span)
     resource_spans = []
-    for service, spans in by_service.items():
-        otlp_spans = []
-        for s in spans:
-            item: dict[str, Any] = {
-                "traceId": s.trace_id, "spanId": s.span_id, "name": s.name,
-                "kind": _KIND.get(s.kind, 1),
-                "startTimeUnixNano": str(s.start_time_unix_nano),
-                "endTimeUnixNano": str(s.end_time_unix_nano),
-                "attributes": _attributes(s.attributes),
-                "events": [{"name": e.name, "timeUnixNano": str(e.time_unix_nano),
-                            "attributes": _attributes(e.attributes)} for e in s.events],
-                "status": {"code": _STATUS.get(s.status, 0), "message": s.status_message},
-            }
-            if s.parent_span_id:
-                item["parentSpanId"] = s.parent_span_id
-            otlp_spans.append(item)
-        resource = dict(spans[0].resource or {})
-        resource["service.name"] = service
+    for (service, _), spans in groups.items():
+        resource = {**dict(spans[0].resource or {}), "service.name": service}
         resource_spans.append({"resource": {"attributes": _attributes(resource)},
-                               "scopeSpans": [{"scope": {"name": "os-tracing"},
-                                               "spans": otlp_spans}]})
-    return json.dumps({"resourceSpans": resource_spans}, indent=1)
+                               "scopeSpans": [{"scope": _SCOPE,
+                                               "spans": [_span(s) for s in spans]}]})
+    return json.dumps({"resourceSpans": resource_spans}, indent=1, default=str)
 
 
-def _plain(value: dict[str, Any]) -> Any:
+# -- import ---------------------------------------------------------------------------
+
+def _plain(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return None
     if "arrayValue" in value:
-        return [_plain(v) for v in value["arrayValue"].get("values", [])]
-    for key, cast in (("stringValue", str), ("boolValue", bool), ("intValue", int),
-                      ("doubleValue", float)):
-        if key in value:
-            return cast(value[key])
+        return [_plain(v) for v in (value["arrayValue"] or {}).get("values", [])]
+    if "kvlistValue" in value:
+        return {kv.get("key", ""): _plain(kv.get("value"))
+                for kv in (value["kvlistValue"] or {}).get("values", [])}
+    if "stringValue" in value:
+        return str(value["stringValue"])
+    if "boolValue" in value:
+        return bool(value["boolValue"])
+    if "intValue" in value:
+        return int(value["intValue"])
+    if "doubleValue" in value:
+        return float(value["doubleValue"])
+    if "bytesValue" in value:
+        return str(value["bytesValue"])
     return None
 
 
 def _attrs(items: Any) -> dict[str, Any]:
-    return {a["key"]: _plain(a.get("value", {})) for a in items or [] if "key" in a}
+    return {str(a["key"]): _plain(a.get("value"))
+            for a in items or [] if isinstance(a, dict) and "key" in a}
 
 
-def _hex(value: str, width: int) -> str:
-    """OTLP/JSON ids are hex; some exporters write base64 (the protobuf JSON default)."""
-    if len(value) == width and all(c in "0123456789abcdefABCDEF" for c in value):
+def _id(value: Any, width: int, what: str) -> str:
+    """A lowercase hex id of ``width`` digits from hex (OTLP/JSON) or base64 (protobuf)."""
+    if isinstance(value, str) and len(value) == width and _HEX.fullmatch(value):
         return value.lower()
-    import base64
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raw = b""
+    if len(raw) * 2 != width:
+        raise ValueError(f"bad {what} {value!r}: expected {width} hex digits")
+    return raw.hex()
 
-    return base64.b64decode(value).hex().rjust(width, "0")
+
+def _enum(value: Any, names: Mapping[str, int], default: int) -> int:
+    if isinstance(value, str):
+        return names.get(value, int(value) if value.isdigit() else default)
+    return int(value) if isinstance(value, int) else default
 
 
 def import_otlp_json(text: str) -> list[SpanRecord]:
-    doc = json.loads(text)
+    """The spans of an OTLP/JSON ``ExportTraceServiceRequest`` as records.
+
+    A span's service is its resource's ``service.name`` (``unknown_service`` if absent,
+    as OpenTelemetry SDKs default); the whole resource is kept on each record.
+    """
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"not JSON: {exc}") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("resourceSpans"), list):
+        raise ValueError("not an OTLP/JSON ExportTraceServiceRequest (no resourceSpans)")
+    kinds = {v: k for k, v in SPAN_KIND.items()}
+    kind_names = {f"SPAN_KIND_{k.upper()}": v for k, v in SPAN_KIND.items()}
+    statuses = {v: k for k, v in STATUS_CODE.items()}
+    status_names = {f"STATUS_CODE_{k.upper()}": v for k, v in STATUS_CODE.items()}
     records = []
-    kinds = {v: k for k, v in _KIND.items()}
-    statuses = {v: k for k, v in _STATUS.items()}
-    for rs in doc.get("resourceSpans", []):
-        resource = _attrs(rs.get("resource", {}).get("attributes"))
-        service = str(resource.get("service.name", "unknown_service"))
-        for ss in rs.get("scopeSpans", rs.get("instrumentationLibrarySpans", [])):
-            for s in ss.get("spans", []):
-                start = int(s.get("startTimeUnixNano", 0))
-                end = int(s.get("endTimeUnixNano", start))
-                kind = s.get("kind", 1)
-                if isinstance(kind, str):
-                    kind = {f"SPAN_KIND_{k.upper()}": v for k, v in _KIND.items()}.get(kind, 1)
-                status = s.get("status", {}).get("code", 0)
-                if isinstance(status, str):
-                    status = {"STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}.get(status, 0)
-                parent = s.get("parentSpanId") or None
-                records.append(SpanRecord(
-                    trace_id=_hex(s["traceId"], 32), span_id=_hex(s["spanId"], 16),
-                    parent_span_id=_hex(parent, 16) if parent else None,
-                    name=s.get("name", ""), service=service, kind=kinds.get(kind, "internal"),
-                    start_time_unix_nano=start, duration_ns=max(0, end - start),
-                    status=statuses.get(status, "unset"),
-                    status_message=s.get("status", {}).get("message", ""),
-                    attributes=_attrs(s.get("attributes")),
-                    events=tuple(SpanEvent(e.get("name", ""), int(e.get("timeUnixNano", 0)),
-                                           _attrs(e.get("attributes")))
-                                 for e in s.get("events", [])),
-                    resource=resource))
+    try:
+        for rs in doc["resourceSpans"]:
+            resource = _attrs((rs.get("resource") or {}).get("attributes"))
+            service = str(resource.get("service.name") or "unknown_service")
+            for ss in rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []:
+                for s in ss.get("spans") or []:
+                    start = int(s.get("startTimeUnixNano", 0))
+                    end = int(s.get("endTimeUnixNano", start))
+                    status = s.get("status") or {}
+                    parent = s.get("parentSpanId") or None
+                    records.append(SpanRecord(
+                        trace_id=_id(s.get("traceId"), 32, "traceId"),
+                        span_id=_id(s.get("spanId"), 16, "spanId"),
+                        parent_span_id=_id(parent, 16, "parentSpanId") if parent else None,
+                        name=str(s.get("name", "")), service=service,
+                        kind=kinds.get(_enum(s.get("kind"), kind_names, 1), "internal"),
+                        start_time_unix_nano=start, duration_ns=max(0, end - start),
+                        status=statuses.get(_enum(status.get("code"), status_names, 0),
+                                            "unset"),
+                        status_message=str(status.get("message", "")),
+                        attributes=_attrs(s.get("attributes")),
+                        events=tuple(SpanEvent(str(e.get("name", "")),
+                                               int(e.get("timeUnixNano", 0)),
+                                               _attrs(e.get("attributes")))
+                                     for e in s.get("events") or []),
+                        resource=resource))
+    except (AttributeError, TypeError, KeyError) as exc:
+        raise ValueError(f"malformed OTLP/JSON: {type(exc).__name__}: {exc}") from exc
     return records

@@ -1,39 +1,82 @@
 """Sampler semantics: OpenTelemetry's, plus forced parents and the upstream limit.
 
-Statistical tests use fixed seeds; tolerances are stated next to each assertion."""
+Statistical tests use fixed seeds; tolerances are stated next to each assertion. Rate
+limits run on a simulated clock, never the wall clock."""
 
 from __future__ import annotations
 
+import itertools
 import random
+import threading
 
 import pytest
+from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.trace import sampling as otel
 
-from tracing_middleware.sampling import build_sampler
-from tracing_middleware.sampling.parent import ParentBased
-from tracing_middleware.sampling.rate_limiting import RateLimitingSampler, TokenBucket
-from tracing_middleware.sampling.ratio import TraceIdRatioBased
-from tracing_middleware.sampling.static import ALWAYS_OFF, ALWAYS_ON
-from tracing_middleware.sampling.strategies import PolicyState, parse_response
+from tracing_middleware.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    JaegerRemoteSampler,
+    ParentBased,
+    RateLimitingSampler,
+    TokenBucket,
+    TraceIdRatioBased,
+    build_sampler,
+)
 from tracing_middleware.spancontext import SpanContext
+
+LOW64 = (1 << 64) - 1
 
 
 class Clock:
     def __init__(self) -> None:
-        self.now = 0.0
+        self.now = 1000.0
 
     def __call__(self) -> float:
         return self.now
 
 
-def test_ratio_matches_the_opentelemetry_sdk_exactly():
-    """Same trace ids, same decisions as the OTel SDK's TraceIdRatioBased."""
+def _otel_parent(parent: SpanContext | None):
+    if parent is None:
+        return None
+    flags = otel_trace.TraceFlags(otel_trace.TraceFlags.SAMPLED if parent.sampled else 0)
+    span = otel_trace.NonRecordingSpan(otel_trace.SpanContext(
+        parent.trace_id, parent.span_id, is_remote=parent.remote, trace_flags=flags))
+    return otel_trace.set_span_in_context(span)
+
+
+# -- static and ratio ------------------------------------------------------------------
+
+
+def test_static_samplers_and_descriptions():
+    """always_on / always_off decide alike for every span, with OTel's descriptions."""
+    assert ALWAYS_ON.should_sample(None, 1, "x").is_sampled
+    assert not ALWAYS_OFF.should_sample(SpanContext(1, 2, True), 1, "x").is_sampled
+    assert ALWAYS_ON.get_description() == otel.ALWAYS_ON.get_description()
+    assert ALWAYS_OFF.get_description() == otel.ALWAYS_OFF.get_description()
+
+
+@pytest.mark.parametrize("rate", [0.0, 1e-6, 0.001, 0.3, 0.5, 0.999, 1.0])
+def test_ratio_matches_the_opentelemetry_sdk_exactly(rate):
+    """Same trace ids (random and at the bound), same decisions as OTel's TraceIdRatioBased."""
     rng = random.Random(42)
-    ours, theirs = TraceIdRatioBased(0.3), otel.TraceIdRatioBased(0.3)
-    for _ in range(20000):
-        trace_id = rng.getrandbits(128)
+    ours, theirs = TraceIdRatioBased(rate), otel.TraceIdRatioBased(rate)
+    assert ours.bound == theirs.bound
+    assert ours.get_description() == theirs.get_description()
+    edges = [1, ours.bound - 1, ours.bound, ours.bound + 1, LOW64, (7 << 64) | ours.bound]
+    ids = [rng.getrandbits(128) or 1 for _ in range(20_000)] + [i for i in edges if i > 0]
+    for trace_id in ids:
         assert ours.should_sample(None, trace_id, "x").is_sampled == \
-            theirs.should_sample(None, trace_id, "x").decision.is_sampled()
+            theirs.should_sample(None, trace_id, "x").decision.is_sampled(), hex(trace_id)
+
+
+def test_ratio_uses_only_the_low_64_bits():
+    """The high half of a 128-bit id does not matter (OTel: W3C's random low bits)."""
+    sampler = TraceIdRatioBased(0.5)
+    low = 1 << 62  # below the bound
+    assert all(sampler.should_sample(None, (high << 64) | low, "x").is_sampled
+               for high in (0, 1, LOW64))
+    assert not sampler.should_sample(None, (1 << 64) | (3 << 62), "x").is_sampled
 
 
 def test_ratio_rate_within_one_percent():
@@ -45,108 +88,192 @@ def test_ratio_rate_within_one_percent():
     assert 9_000 <= kept <= 11_000
 
 
+@pytest.mark.parametrize("rate", [-0.1, 1.5, float("nan"), "0.5", True])
+def test_ratio_refuses_bad_rates(rate):
+    """A ratio outside [0, 1] (or not a number) is a configuration error."""
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        TraceIdRatioBased(rate)
+
+
+# -- rate limiting ---------------------------------------------------------------------
+
+
 def test_rate_limiting_over_a_simulated_clock():
-    """5 traces/s: a burst of 5 at start, then 5 per simulated second."""
+    """5 traces/s: a burst of 5 at start, then 5 per simulated second, none in between."""
     clock = Clock()
     sampler = RateLimitingSampler(5, clock)
     assert sum(sampler.should_sample(None, 1, "x").is_sampled for _ in range(20)) == 5
-    clock.now = 1.0
+    clock.now += 1.0
     assert sum(sampler.should_sample(None, 1, "x").is_sampled for _ in range(20)) == 5
-    clock.now = 1.1
+    clock.now += 0.1
     assert sum(sampler.should_sample(None, 1, "x").is_sampled for _ in range(20)) == 0
+    clock.now += 0.1  # 0.2 s at 5/s: one credit
+    assert sum(sampler.should_sample(None, 1, "x").is_sampled for _ in range(20)) == 1
+    assert sampler.get_description() == "RateLimitingSampler{5.0}"
 
 
-def test_forced_parent_beats_every_policy():
-    """A verified osprofiler signature is sampled under always_off and ratio 0."""
-    forced = SpanContext(1, 2, True, True, (), True)
-    for sampler in (ALWAYS_OFF, TraceIdRatioBased(0.0), ParentBased(ALWAYS_OFF),
-                    build_sampler("parentbased_traceidratio", "0", "svc")):
-        assert sampler.should_sample(forced, 1, "x").is_sampled
-
-
-def test_parent_based_follows_the_parent():
-    """OTel semantics: sampled parent -> sampled; unsampled parent -> dropped."""
-    sampler = ParentBased(ALWAYS_OFF, upstream_rate_limit=0)
-    assert sampler.should_sample(SpanContext(1, 2, True), 1, "x").is_sampled
-    assert not sampler.should_sample(SpanContext(1, 2, False), 1, "x").is_sampled
-    assert sampler.should_sample(SpanContext(1, 2, True, remote=False), 1, "x").is_sampled
-    assert not sampler.should_sample(None, 1, "x").is_sampled
-
-
-def test_deferred_parent_is_decided_by_the_root_sampler():
-    """B3/Jaeger without a sampled flag: the local policy decides."""
-    deferred = SpanContext(1, 2, None)
-    assert ParentBased(ALWAYS_ON).should_sample(deferred, 1, "x").is_sampled
-    assert not ParentBased(ALWAYS_OFF).should_sample(deferred, 1, "x").is_sampled
-
-
-def test_upstream_sampled_flag_is_rate_limited():
-    """Beyond upstream_sampling_rate_limit, sampled flags from outside fall to the root."""
-    sampler = ParentBased(ALWAYS_OFF, upstream_rate_limit=3)
-    remote = SpanContext(1, 2, True)
-    decisions = [sampler.should_sample(remote, 1, "x").is_sampled for _ in range(10)]
-    assert decisions == [True] * 3 + [False] * 7
-    local = SpanContext(1, 2, True, remote=False)
-    assert all(sampler.should_sample(local, 1, "x").is_sampled for _ in range(10))
-
-
-@pytest.mark.parametrize(("name", "arg", "message"), [
-    ("sometimes", None, "unknown sampler 'sometimes'"),
-    ("traceidratio", "1.5", "'1.5' is not a number between 0 and 1"),
-    ("traceidratio", "abc", "'abc' is not a number"),
-    ("jaeger_remote", "endpoint=ftp://x", "must be an http"),
-    ("jaeger_remote", "pollingInterval=5", "key 'pollingInterval' is unknown"),
-])
-def test_bad_sampler_configuration_names_the_value(name, arg, message):
-    """Configuration errors are raised at build time with the value and what is accepted."""
-    with pytest.raises(ValueError, match=message):
-        build_sampler(name, arg, "svc")
-
-
-@pytest.mark.parametrize(("body", "kind", "rate"), [
-    ({"strategyType": "PROBABILISTIC", "probabilisticSampling": {"samplingRate": 0.2}},
-     "probabilistic", 0.2),
-    ({"strategyType": 0, "probabilisticSampling": {"samplingRate": 0.3}},
-     "probabilistic", 0.3),
-    ({"probabilisticSampling": {"samplingRate": 0.4}}, "probabilistic", 0.4),
-    ({"strategyType": "RATE_LIMITING", "rateLimitingSampling": {"maxTracesPerSecond": 7}},
-     "ratelimiting", 7.0),
-    ({"strategy_type": 1, "rate_limiting_sampling": {"max_traces_per_second": 3}},
-     "ratelimiting", 3.0),
-])
-def test_every_response_encoding(body, kind, rate):
-    """String, numeric, omitted strategyType and snake_case fields all parse."""
-    policy = parse_response(body)
-    assert (policy.kind, policy.rate) == (kind, rate)
-
-
-@pytest.mark.parametrize("body", [
-    [], {"strategyType": "ADAPTIVE"}, {"probabilisticSampling": {"samplingRate": 2}},
-    {"strategyType": "PROBABILISTIC"}, {"operationSampling": "x"},
-])
-def test_wrong_shapes_are_refused(body):
-    """A wrong shape or an out-of-range value is an error, never a silent policy."""
-    with pytest.raises(ValueError):
-        parse_response(body)
-
-
-def test_per_operation_rates_and_lower_bound():
-    """Per-operation probabilities apply; the lower bound guarantees traffic per operation."""
-    policy = parse_response({"operationSampling": {
-        "defaultSamplingProbability": 0.0, "defaultLowerBoundTracesPerSecond": 2,
-        "perOperationStrategies": [
-            {"operation": "hot", "probabilisticSampling": {"samplingRate": 0.5}}]}})
-    state = PolicyState(policy)
-    rng = random.Random(3)
-    hot = sum(state.sample(rng.getrandbits(128), "hot") for _ in range(10000))
-    assert 4_800 <= hot <= 5_300  # 0.5 +- ~5 sigma, plus at most 2 from the lower bound
-    cold = sum(state.sample(rng.getrandbits(128), "cold") for _ in range(1000))
-    assert cold == 2  # probability 0: only the lower bound's initial burst
+def test_rate_limiting_long_run_rate():
+    """Over 100 simulated seconds at 100 calls/s, 2.5/s keeps 250 (+ the initial credit)."""
+    clock = Clock()
+    sampler = RateLimitingSampler(2.5, clock)
+    kept = 0
+    for _ in range(100 * 100):
+        clock.now += 0.01
+        kept += sampler.should_sample(None, 1, "x").is_sampled
+    assert 250 <= kept <= 253
 
 
 def test_token_bucket_never_exceeds_capacity():
-    """Credit accumulates only up to max(1, rate)."""
+    """Credit accumulates only up to max(1, rate): an idle hour is not an hour of burst."""
     clock = Clock()
     bucket = TokenBucket(2, clock)
-    clock.now = 100.0
+    clock.now += 3600
     assert sum(bucket.take() for _ in range(10)) == 2
+    slow = TokenBucket(0.1, clock)
+    assert slow.capacity == 1.0
+    clock.now += 3600
+    assert sum(slow.take() for _ in range(10)) == 1
+
+
+def test_token_bucket_zero_rate_and_clock_steps_back():
+    """Rate 0 never grants; a clock stepping back grants nothing (and never goes negative)."""
+    clock = Clock()
+    assert not TokenBucket(0, clock).take()
+    bucket = TokenBucket(1, clock)
+    assert bucket.take()
+    clock.now -= 100
+    assert not bucket.take()
+    clock.now += 1
+    assert bucket.take()
+
+
+def test_token_bucket_is_thread_safe():
+    """8 threads racing for 50 credits on a frozen clock get exactly 50 between them."""
+    bucket = TokenBucket(50, Clock())
+    granted: list[int] = []
+    start = threading.Barrier(8)
+
+    def worker() -> None:
+        start.wait(5)
+        granted.append(sum(bucket.take() for _ in range(1000)))
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sum(granted) == 50
+
+
+@pytest.mark.parametrize("rate", [-1, float("inf"), float("nan")])
+def test_token_bucket_refuses_bad_rates(rate):
+    """Negative or non-finite rates are configuration errors."""
+    with pytest.raises(ValueError):
+        TokenBucket(rate)
+
+
+# -- parent based ----------------------------------------------------------------------
+
+PARENTS = [None] + [SpanContext(0xABC, 0xDEF, sampled, remote)
+                    for sampled, remote in itertools.product((True, False), repeat=2)]
+
+
+@pytest.mark.parametrize("root_name", ["on", "off", "ratio"])
+def test_parent_based_matches_the_opentelemetry_sdk(root_name):
+    """Without the upstream limit, every parent kind decides as OTel's ParentBased."""
+    roots = {"on": (ALWAYS_ON, otel.ALWAYS_ON), "off": (ALWAYS_OFF, otel.ALWAYS_OFF),
+             "ratio": (TraceIdRatioBased(0.5), otel.TraceIdRatioBased(0.5))}
+    root, otel_root = roots[root_name]
+    ours, theirs = ParentBased(root, upstream_rate_limit=0), otel.ParentBased(otel_root)
+    assert ours.get_description() == theirs.get_description()
+    for parent, trace_id in itertools.product(PARENTS, (1, 1 << 63, LOW64)):
+        expected = theirs.should_sample(_otel_parent(parent), trace_id, "x").decision
+        assert ours.should_sample(parent, trace_id, "x").is_sampled == \
+            expected.is_sampled(), (parent, hex(trace_id))
+
+
+def test_parent_based_custom_delegates_are_used():
+    """The four delegates are OTel's constructor arguments, in OTel's order."""
+    sampler = ParentBased(ALWAYS_OFF, remote_parent_sampled=ALWAYS_OFF,
+                          remote_parent_not_sampled=ALWAYS_ON,
+                          local_parent_sampled=ALWAYS_OFF,
+                          local_parent_not_sampled=ALWAYS_ON, upstream_rate_limit=0)
+    assert not sampler.should_sample(SpanContext(1, 2, True), 1, "x").is_sampled
+    assert sampler.should_sample(SpanContext(1, 2, False), 1, "x").is_sampled
+    assert not sampler.should_sample(SpanContext(1, 2, True, False), 1, "x").is_sampled
+    assert sampler.should_sample(SpanContext(1, 2, False, False), 1, "x").is_sampled
+
+
+def test_forced_parent_beats_every_policy():
+    """A verified osprofiler signature is sampled under always_off, ratio 0, rate 0 and
+    a not-sampled flag, whichever sampler is used, alone or composed."""
+    clock = Clock()
+    forced = SpanContext(1, 2, False, True, (), True)
+    remote = JaegerRemoteSampler("http://127.0.0.1:9/sampling", "svc", initial_rate=0.0,
+                                 start=False)
+    samplers = [ALWAYS_OFF, TraceIdRatioBased(0.0), RateLimitingSampler(0, clock), remote,
+                ParentBased(ALWAYS_OFF), ParentBased(ALWAYS_OFF, upstream_rate_limit=0),
+                build_sampler("parentbased_traceidratio", "0", "svc"),
+                build_sampler("always_off", None, "svc")]
+    for sampler in samplers:
+        for parent in (forced, SpanContext(1, 2, None, False, (), True)):
+            assert sampler.should_sample(parent, LOW64, "x").is_sampled, \
+                sampler.get_description()
+
+
+def test_deferred_and_invalid_parents_are_decided_by_the_root_sampler():
+    """B3/Jaeger without a sampled flag, or an invalid parent: the local policy decides."""
+    for parent in (SpanContext(1, 2, None), SpanContext(1, 2, None, remote=False),
+                   SpanContext(0, 2, True), SpanContext(1, 0, True)):
+        assert ParentBased(ALWAYS_ON).should_sample(parent, 1, "x").is_sampled
+        assert not ParentBased(ALWAYS_OFF).should_sample(parent, 1, "x").is_sampled
+
+
+def test_upstream_sampled_flag_is_rate_limited():
+    """Beyond upstream_sampling_rate_limit, sampled flags from outside fall to the root;
+    local parents and not-sampled flags are not limited; credit comes back with time."""
+    clock = Clock()
+    sampler = ParentBased(ALWAYS_OFF, upstream_rate_limit=3, clock=clock)
+    remote = SpanContext(1, 2, True)
+    assert [sampler.should_sample(remote, 1, "x").is_sampled for _ in range(10)] == \
+        [True] * 3 + [False] * 7
+    local = SpanContext(1, 2, True, remote=False)
+    assert all(sampler.should_sample(local, 1, "x").is_sampled for _ in range(10))
+    clock.now += 1.0
+    assert sum(sampler.should_sample(remote, 1, "x").is_sampled for _ in range(10)) == 3
+
+
+def test_upstream_overflow_uses_the_root_sampler():
+    """When the bucket is empty the root decides: a ratio root keeps its share."""
+    clock = Clock()
+    sampler = ParentBased(TraceIdRatioBased(0.5), upstream_rate_limit=1, clock=clock)
+    remote = SpanContext(1, 2, True)
+    assert sampler.should_sample(remote, LOW64, "x").is_sampled  # the one credit
+    assert not sampler.should_sample(remote, LOW64, "x").is_sampled  # root: above bound
+    assert sampler.should_sample(remote, 1, "x").is_sampled  # root: below bound
+
+
+def test_upstream_zero_means_unlimited():
+    """upstream_rate_limit=0 honours every sampled flag, as plain OTel does."""
+    sampler = ParentBased(ALWAYS_OFF, upstream_rate_limit=0, clock=Clock())
+    assert all(sampler.should_sample(SpanContext(1, 2, True), 1, "x").is_sampled
+               for _ in range(10_000))
+
+
+def test_parent_based_forwards_shutdown_and_fork_once():
+    """shutdown/after_fork reach each distinct delegate once."""
+    calls: list[str] = []
+
+    class Recorder(TraceIdRatioBased):
+        def shutdown(self) -> None:
+            calls.append("shutdown")
+
+        def after_fork(self) -> None:
+            calls.append("fork")
+
+    recorder = Recorder(1.0)
+    sampler = ParentBased(recorder, local_parent_sampled=recorder)
+    sampler.shutdown()
+    sampler.after_fork()
+    assert calls == ["shutdown", "fork"]
+    assert sampler.should_sample(SpanContext(1, 2, True), 1, "x").is_sampled

@@ -1,0 +1,1 @@
+"""``os-tracing enable``/``disable``: edit an operator's own files, exactly and reversibly."""

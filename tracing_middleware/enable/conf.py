@@ -1,0 +1,61 @@
+"""Edit a service's oslo.config file: ``traced+`` transport URLs and a ``[tracing]`` block.
+
+``transport_url`` is prefixed in ``[DEFAULT]`` and ``[oslo_messaging_notifications]``;
+hosts, credentials, virtual host and query are kept byte for byte. The ``[tracing]``
+section is added only when the file has none.
+"""
+
+from __future__ import annotations
+
+from tracing_middleware.enable.ini import parse
+
+__all__ = ["disable", "enable"]
+
+_SECTIONS = ("DEFAULT", "oslo_messaging_notifications")
+_PREFIX = "traced+"
+_MARK = "# os-tracing: added by `os-tracing enable`; `os-tracing disable` removes it"
+
+
+_NL = " (and the newline above)"
+
+
+def _block(service_name: str | None, newline: bool = False) -> str:
+    lines = ["", "[tracing]", _MARK + (_NL if newline else "")]
+    if service_name:
+        lines.append(f"service_name = {service_name}")
+    lines.append("# exporters = otlp+http://otel-collector:4318")
+    return "\n".join(lines) + "\n"
+
+
+def _url_entries(text: str, path: str) -> list[int]:
+    offsets = []
+    for section in parse(text, path):
+        if section.name in _SECTIONS:
+            entry = section.get("transport_url")
+            if entry is not None and "://" in entry.value(text):
+                offsets.append(entry.value_start)
+    return offsets
+
+
+def enable(text: str, service_name: str | None = None, path: str = "<conf>") -> str:
+    for offset in sorted(_url_entries(text, path), reverse=True):
+        if not text.startswith(_PREFIX, offset):
+            text = text[:offset] + _PREFIX + text[offset:]
+    if not any(s.name == "tracing" for s in parse(text, path)):
+        if text.endswith("\n") or not text:
+            text += _block(service_name)
+        else:
+            text += "\n" + _block(service_name, newline=True)
+    return text
+
+
+def disable(text: str, path: str = "<conf>") -> str:
+    start = text.rfind("\n[tracing]\n" + _MARK)
+    if start != -1:
+        marker_end = text.find("\n", start + len("\n[tracing]\n"))
+        added_newline = text[start:marker_end].endswith(_NL)
+        text = text[:start - 1] if added_newline else text[:start]
+    for offset in sorted(_url_entries(text, path), reverse=True):
+        if text.startswith(_PREFIX, offset):
+            text = text[:offset] + text[offset + len(_PREFIX):]
+    return text

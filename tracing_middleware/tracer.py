@@ -274,6 +274,7 @@ def setup(settings: Settings) -> Tracing:
             _default = tracing
         if not _atexit_registered:
             atexit.register(_shutdown_all)
+            _install_sigterm_flush()
             _atexit_registered = True
         return tracing
 
@@ -330,6 +331,36 @@ def get_tracing() -> Tracing | None:
     span = default.active_span()
     owner = getattr(span, "_os_tracing_owner", None) if span is not None else None
     return owner if owner is not None else default
+
+
+def _install_sigterm_flush() -> None:
+    """Flush on SIGTERM when nobody else handles it.
+
+    Python's default SIGTERM ends the process without running ``atexit``, which would
+    lose every queued span of a worker being stopped. Only when the handler is still the
+    default (oslo.service and most servers install their own, which exit normally and so
+    run ``atexit``) we install one that flushes with a deadline and then dies by SIGTERM
+    as before, so the exit status the supervisor sees is unchanged.
+    """
+    import signal
+    import threading as _threading
+
+    if _threading.current_thread() is not _threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+
+        def flush_then_terminate(signum: int, frame: Any) -> None:
+            try:
+                _shutdown_all(timeout_s=2.0)
+            finally:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, flush_then_terminate)
+    except (ValueError, OSError, AttributeError):
+        return
 
 
 def force_flush_all(timeout_s: float = 10.0) -> bool:

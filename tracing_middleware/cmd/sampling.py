@@ -13,10 +13,12 @@ import sys
 __all__ = ["register"]
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``sampling`` with its ``serve`` and ``show`` subcommands (each sets ``func``)."""
-    parser = subparsers.add_parser("sampling", help="serve or inspect sampling policy",
-                                   description=__doc__)
+    parser = subparsers.add_parser(
+        "sampling", help="serve or inspect sampling policy",
+        description="Serve Jaeger's remote-sampling protocol from a strategies file, or "
+                    "show the policy a service would apply now.")
     sub = parser.add_subparsers(dest="sampling_command", metavar="SUBCOMMAND")
     sub.required = True
     serve = sub.add_parser("serve", help="serve Jaeger's /sampling from a strategies file")

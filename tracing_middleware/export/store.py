@@ -83,6 +83,7 @@ _INSERT = (f"INSERT OR IGNORE INTO spans ({', '.join(_COLUMNS)}) "
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM spans"
 _HEX_PREFIX = re.compile(r"[0-9a-f]{8,32}")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _IN_CHUNK = 500  # below SQLite's historical 999 bound parameters
 
 # Connections inherited across fork(): referenced forever so they are never finalised
@@ -178,11 +179,18 @@ def _loads(text: str | None, default: Any) -> Any:
         return default
 
 
+def _int64(value: Any) -> int:
+    number = int(value)
+    if not _INT64_MIN <= number <= _INT64_MAX:  # sqlite3 would raise OverflowError
+        raise ValueError("out of the 64-bit range")
+    return number
+
+
 def _row(r: SpanRecord) -> tuple[Any, ...]:
     return (_text(r.trace_id).lower(), _text(r.span_id).lower(),
             _text(r.parent_span_id).lower() if r.parent_span_id else None,
-            _text(r.name), _text(r.service), _text(r.kind), int(r.start_time_unix_nano),
-            int(r.duration_ns), _text(r.status), _text(r.status_message or ""),
+            _text(r.name), _text(r.service), _text(r.kind), _int64(r.start_time_unix_nano),
+            _int64(r.duration_ns), _text(r.status), _text(r.status_message or ""),
             _json(dict(r.attributes or {})), _json([e.to_json() for e in r.events or ()]),
             _json(dict(r.resource or {})))
 
@@ -331,7 +339,7 @@ class SpanStore:
                 except BaseException:
                     _rollback(conn)
                     raise
-            except (sqlite3.Error, OSError) as exc:
+            except (sqlite3.Error, OSError, OverflowError) as exc:
                 raise StoreError(f"{self.path}: {exc}") from exc
         return written
 

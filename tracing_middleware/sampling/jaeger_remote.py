@@ -191,8 +191,13 @@ class JaegerRemoteSampler(PolicySampler):
             raise ValueError(f"answer larger than {MAX_FILE_BYTES} bytes")
         return json.loads(data)
 
+    @classmethod
+    def _reason(cls, exc: Exception) -> str:
+        """A short, bounded reason for the log line (the answer itself is not logged)."""
+        return cls._describe_error(exc)[:200]
+
     @staticmethod
-    def _reason(exc: Exception) -> str:
+    def _describe_error(exc: Exception) -> str:
         if isinstance(exc, urllib.error.HTTPError):
             return f"HTTP {exc.code}"
         if isinstance(exc, urllib.error.URLError):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import http.server
 import json
 import logging
+import os
 import socket
 import threading
 import urllib.parse
@@ -47,6 +48,7 @@ class SamplingServer:
         self.path = strategies_path
         self._lock = threading.Lock()
         self._signature: tuple[int, int, int] | None = None
+        self._bad_signature: tuple[int, int, int] | None = None
         self._answers: tuple[dict[str, Any], dict[str, dict[str, Any]]] | None = None
         self._failing = False
         self._reload(initial=True)  # a missing or broken file fails the command at start
@@ -61,18 +63,22 @@ class SamplingServer:
 
     @property
     def url(self) -> str:
-        host = self._http.server_address[0]
-        host = f"[{host}]" if ":" in str(host) else host
+        raw = self._http.server_address[0]
+        host = raw.decode() if isinstance(raw, bytes) else str(raw)
+        host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}/sampling"
 
     def _reload(self, initial: bool = False) -> None:
         with self._lock:
             try:
+                st = os.stat(self.path)
+                key = (st.st_mtime_ns, st.st_size, st.st_ino)
+                if key in (self._signature, self._bad_signature):
+                    return  # unchanged (good or bad): no need to read it again
+                self._bad_signature = key  # until it proves good
                 signature, strategies = read_strategies_file(self.path)
-                if signature == self._signature:
-                    return
                 answers = build_responses(strategies)
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, RecursionError) as exc:
                 if initial:
                     raise ValueError(f"strategies file {self.path}: {exc}") from exc
                 if not self._failing:
@@ -81,6 +87,7 @@ class SamplingServer:
                                 "last good policy", self.path, exc)
                 return
             self._signature, self._answers = signature, answers
+            self._bad_signature = None
             if self._failing:
                 self._failing = False
                 LOG.info("os-tracing: strategies file %s usable again", self.path)
@@ -126,6 +133,7 @@ class SamplingServer:
     def start(self) -> SamplingServer:
         """Serve from a daemon thread (tests, the demo); returns ``self``."""
         self._thread = threading.Thread(target=self._http.serve_forever,
+                                        kwargs={"poll_interval": 0.05},
                                         name="os-tracing-sampling-serve", daemon=True)
         self._thread.start()
         return self
@@ -140,5 +148,3 @@ class SamplingServer:
             self._thread.join(5)
             self._thread = None
         self._http.server_close()
-
-    stop = shutdown  # NOTE(os-tracing): older name, kept for the demo command

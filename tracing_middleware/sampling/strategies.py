@@ -183,10 +183,15 @@ def _field(obj: Mapping[str, Any], camel: str, snake: str) -> Any:
 def _number(value: Any, what: str, default: float | None = None) -> float:
     if value is None and default is not None:
         return default  # proto3 JSON omits zero values
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not math.isfinite(value):
-        raise ValueError(f"{what} = {value!r} is not a finite number")
-    return float(value)
+    try:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError
+        number = float(value)  # OverflowError for ints beyond a double
+        if not math.isfinite(number):
+            raise OverflowError
+    except (TypeError, OverflowError):
+        raise ValueError(f"{what} = {value!r:.40} is not a finite number") from None
+    return number
 
 
 def _probability(value: Any, what: str, default: float | None = None) -> float:

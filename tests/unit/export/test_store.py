@@ -187,6 +187,13 @@ def test_unconvertible_record_is_skipped_not_the_batch(store):
     assert [s.span_id for s in store.all_spans()] == [f"{2:016x}"]
 
 
+def test_out_of_range_integers_skip_the_span(store):
+    """A start time beyond SQLite's 64-bit integers costs that span, not the batch."""
+    huge = span(1, 1)
+    object.__setattr__(huge, "start_time_unix_nano", 1 << 70)
+    assert store.write([huge, span(1, 2)]) == 1
+
+
 def test_unwritable_path_raises_store_error(tmp_path):
     """A path that cannot be a database (a directory) raises StoreError, not sqlite3."""
     s = SpanStore(str(tmp_path))

@@ -20,44 +20,23 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from tracing_middleware import _guard
 from tracing_middleware.integrations.base import DidNotEnable, Integration
+from tracing_middleware.osprofiler_info import flatten_info
 
 __all__ = ["OSProfilerIntegration", "span_uuid"]
 
 LOG = logging.getLogger(__name__)
 
-_SECRET_WORDS = ("password", "passwd", "token", "secret", "key", "auth", "credential",
-                 "params", "parameters")
-_MAX_VALUE = 512
 _originals: dict[str, Any] = {}
 
 
 def span_uuid(trace_id: int, span_id: int) -> str:
     """The osprofiler id for a span: high 64 bits from the trace id, low 64 the span id."""
     return str(uuid.UUID(int=((trace_id >> 64) << 64) | span_id))
-
-
-def _flatten(info: Mapping[str, Any] | None, prefix: str = "osprofiler",
-             out: dict[str, Any] | None = None, depth: int = 0) -> dict[str, Any]:
-    out = {} if out is None else out
-    if not info or depth > 3:
-        return out
-    for key, value in info.items():
-        name = str(key)
-        if any(word in name.lower() for word in _SECRET_WORDS):
-            continue
-        full = f"{prefix}.{name}"
-        if isinstance(value, Mapping):
-            _flatten(value, full, out, depth + 1)
-        elif isinstance(value, (bool, int, float)):
-            out[full] = value
-        elif value is not None:
-            out[full] = str(value)[:_MAX_VALUE]
-    return out
 
 
 def _unit_hook(tracing: Any, span: Any) -> Callable[[], None] | None:
@@ -86,7 +65,7 @@ def _start(self: Any, name: str, info: dict[str, Any] | None = None) -> None:
         return _originals["start"](self, name, info)
     scope = None
     with _guard.guarded("starting an osprofiler span"):
-        tags = _flatten(info)
+        tags = flatten_info(info)
         tags["osprofiler.name"] = name
         span = tracing.start_span(name, tags=tags)
         scope = tracing.activate(span, finish_on_close=True)
@@ -106,7 +85,7 @@ def _stop(self: Any, info: dict[str, Any] | None = None) -> None:
     if scope is None:
         return _originals["stop"](self, info)
     with _guard.guarded("ending an osprofiler span"):
-        for key, value in _flatten(info).items():
+        for key, value in flatten_info(info).items():
             scope.span.set_tag(key, value)
         if self._name:
             self._name.pop()

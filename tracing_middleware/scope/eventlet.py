@@ -9,26 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracing_middleware.scope.base import BaseScopeManager, TracingScope
+from tracing_middleware.scope.threadlocal import LocalSlotScopeManager
 
 __all__ = ["EventletScopeManager"]
 
 
-class EventletScopeManager(BaseScopeManager):
+class EventletScopeManager(LocalSlotScopeManager):
     name = "eventlet"
 
-    def __init__(self) -> None:
+    def _make_local(self) -> Any:
         from eventlet import corolocal
 
-        self._local = corolocal.local()
-
-    def _get(self) -> list[TracingScope] | None:
-        return getattr(self._local, "holder", None)
-
-    def _set(self, holder: list[TracingScope] | None) -> Any:
-        previous = getattr(self._local, "holder", None)
-        self._local.holder = holder
-        return previous
-
-    def _restore(self, token: Any) -> None:
-        self._local.holder = token
+        return corolocal.local()

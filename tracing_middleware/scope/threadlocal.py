@@ -12,14 +12,18 @@ from typing import Any
 
 from tracing_middleware.scope.base import BaseScopeManager, TracingScope
 
-__all__ = ["ThreadLocalScopeManager"]
+__all__ = ["LocalSlotScopeManager", "ThreadLocalScopeManager"]
 
 
-class ThreadLocalScopeManager(BaseScopeManager):
-    name = "threadlocal"
+class LocalSlotScopeManager(BaseScopeManager):
+    """The active scope in a ``local()`` object; subclasses choose whose local it is
+    (OS thread, greenthread, greenlet) by overriding :meth:`_make_local`."""
 
     def __init__(self) -> None:
-        self._local = threading.local()
+        self._local = self._make_local()
+
+    def _make_local(self) -> Any:
+        return threading.local()
 
     def _get(self) -> list[TracingScope] | None:
         return getattr(self._local, "holder", None)
@@ -31,3 +35,7 @@ class ThreadLocalScopeManager(BaseScopeManager):
 
     def _restore(self, token: Any) -> None:
         self._local.holder = token
+
+
+class ThreadLocalScopeManager(LocalSlotScopeManager):
+    name = "threadlocal"

@@ -30,15 +30,13 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from tracing_middleware.export.records import SpanRecord
+from tracing_middleware.osprofiler_info import MAX_VALUE, flatten_info
 
 __all__ = ["import_osprofiler_json"]
 
 _LOW64 = (1 << 64) - 1
-_MAX_VALUE = 512
 # NOTE(os-tracing): the same words the osprofiler integration drops: an imported file
 # must not put into our store what the live bridge would have refused.
-_SECRET_WORDS = ("password", "passwd", "token", "secret", "key", "auth", "credential",
-                 "params", "parameters")
 #: osprofiler point names whose span kind is not ``internal``.
 _KINDS = {"wsgi": "server", "db": "client", "http": "client", "requests": "client",
           "rpc": "client", "neutron_api": "client", "nova_image": "client"}
@@ -77,22 +75,6 @@ def _timestamp_ns(payload: Any) -> int | None:
         moment = moment.replace(tzinfo=datetime.timezone.utc)
     delta = moment - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
     return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
-
-
-def _flatten(info: Any, prefix: str, out: dict[str, Any], depth: int = 0) -> None:
-    if not isinstance(info, Mapping) or depth > 3:
-        return
-    for key, value in info.items():
-        name = str(key)
-        if any(word in name.lower() for word in _SECRET_WORDS):
-            continue
-        full = f"{prefix}.{name}"
-        if isinstance(value, Mapping):
-            _flatten(value, full, out, depth + 1)
-        elif isinstance(value, (bool, int, float)):
-            out[full] = value
-        elif value is not None:
-            out[full] = str(value)[:_MAX_VALUE]
 
 
 def _base_id(doc: Mapping[str, Any], points: list[Mapping[str, Any]]) -> uuid.UUID:
@@ -146,10 +128,10 @@ def import_osprofiler_json(doc: Any) -> list[SpanRecord]:
                                       "osprofiler.trace_id": str(node["trace_id"])}
         for key in ("host", "project", "service"):
             if info.get(key):
-                attributes[f"osprofiler.{key}"] = str(info[key])[:_MAX_VALUE]
+                attributes[f"osprofiler.{key}"] = str(info[key])[:MAX_VALUE]
         for payload in (start_payload, stop_payload):
             if isinstance(payload, Mapping):
-                _flatten(payload.get("info"), "osprofiler", attributes)
+                flatten_info(payload.get("info"), "osprofiler", attributes)
         if origin is None:
             attributes["osprofiler.time_origin"] = "unknown"
         exception = info.get("exception")
@@ -165,7 +147,7 @@ def import_osprofiler_json(doc: Any) -> list[SpanRecord]:
                                    or "osprofiler"),
             kind=_KINDS.get(name, "internal"), start_time_unix_nano=start,
             duration_ns=max(0, end - start), status="error" if error else "unset",
-            status_message=message[:_MAX_VALUE], attributes=attributes,
+            status_message=message[:MAX_VALUE], attributes=attributes,
             resource={"service.name": str(info.get("service") or info.get("project")
                                           or "osprofiler"),
                       **({"host.name": str(info["host"])} if info.get("host") else {})}))

@@ -252,3 +252,29 @@ def urlmap_composite_factory(loader: Any, global_conf: dict[str, Any],
 
     return urlmap_factory(loader, global_conf,
                           **{k: v for k, v in local_conf.items() if k.startswith("/")})
+
+
+def w3c_conformance_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """The service the W3C Trace Context test suite drives (``w3c/trace-context/test``).
+
+    The harness POSTs a JSON list of ``{"url": ..., "arguments": [...]}``; the service
+    POSTs each ``arguments`` to its ``url`` with ``requests``. Wrapped in the tracing
+    filter (with the ``requests`` integration), the outgoing calls carry the propagated
+    ``traceparent``/``tracestate`` the suite checks::
+
+        app = TracingFilter.factory({}, integrations="requests")(w3c_conformance_app)
+    """
+    import json as _json
+
+    import requests
+
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    try:
+        calls = _json.loads(environ["wsgi.input"].read(length) or b"[]")
+    except ValueError:
+        calls = []
+    for call in calls if isinstance(calls, list) else []:
+        if isinstance(call, dict) and isinstance(call.get("url"), str):
+            requests.post(call["url"], json=call.get("arguments", []), timeout=10)
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "0")])
+    return [b""]

@@ -78,11 +78,11 @@ class TracingFilter(base.ConfigurableMiddleware):
         for pattern in self._excluded:
             if pattern.search(path):
                 return self.application(environ, start_response)
-        span = scope = None
-        with _guard.guarded("starting the server span"):
+        try:
             span = self._start_span(tracing, environ, path)
             scope = tracing.activate(span)
-        if span is None:
+        except Exception:
+            _guard.swallow("starting the server span")
             return self.application(environ, start_response)
         return self._call_traced(tracing, span, scope, environ, start_response)
 
@@ -90,8 +90,16 @@ class TracingFilter(base.ConfigurableMiddleware):
                     path: str) -> opentracing.Span:
         method = environ.get("REQUEST_METHOD", "GET")
         route = route_template(path)
+        parent = tracing.extract(environ, environ_getter)
+        span = tracing.start_span(f"{method} {route}", parent=parent, kind="server")
+        if tracing.is_recording(span):  # attributes only for spans that will be exported
+            for key, value in self._attributes(environ, method, path, route).items():
+                span.set_tag(key, value)
+        return span
+
+    def _attributes(self, environ: dict[str, Any], method: str, path: str, route: str
+                    ) -> dict[str, Any]:
         tags: dict[str, Any] = {
-            "span.kind": "server",
             "http.request.method": method,
             "url.path": path,
             "url.scheme": environ.get("wsgi.url_scheme", "http"),
@@ -113,9 +121,7 @@ class TracingFilter(base.ConfigurableMiddleware):
         agent = environ.get("HTTP_USER_AGENT")
         if agent:
             tags["user_agent.original"] = agent[:256]
-        parent = tracing.extract(environ, environ_getter)
-        return tracing.start_span(f"{method} {route}", parent=parent, kind="server",
-                                  tags=tags)
+        return tags
 
     def _call_traced(self, tracing: tracer.Tracing, span: opentracing.Span,
                      scope: opentracing.Scope | None, environ: dict[str, Any],
@@ -128,20 +134,24 @@ class TracingFilter(base.ConfigurableMiddleware):
             if finished:
                 return
             finished = True
-            with _guard.guarded("ending the server span"):
+            try:
                 self._end_span(tracing, span, environ, state, exc)
+            except Exception:
+                _guard.swallow("ending the server span")
 
         def traced_start_response(status: str, headers: list[tuple[str, str]],
                                   exc_info: Any = None) -> Any:
-            with _guard.guarded("reading the response status"):
-                state["status"] = status
-                state["headers"] = headers
-                if self._traceresponse:
+            state["status"] = status
+            state["headers"] = headers
+            if self._traceresponse:
+                try:
                     context = tracing.span_context_of(span)
                     if context is not None:
                         flags = "01" if context.sampled else "00"
                         headers.append(("traceresponse", f"00-{context.trace_id_hex}-"
                                                          f"{context.span_id_hex}-{flags}"))
+                except Exception:
+                    _guard.swallow("adding traceresponse")
             if exc_info is None:
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)
@@ -163,6 +173,9 @@ class TracingFilter(base.ConfigurableMiddleware):
     def _end_span(self, tracing: tracer.Tracing, span: opentracing.Span,
                   environ: dict[str, Any], state: dict[str, Any],
                   exc: BaseException | None) -> None:
+        if not tracing.is_recording(span):
+            span.finish()
+            return
         status = state.get("status")
         code = None
         if status:

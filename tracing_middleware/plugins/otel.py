@@ -11,6 +11,7 @@ thread, fork-aware), never on the request thread.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,6 +22,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace import sampling as otel_sampling
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.shim.opentracing_shim import SpanContextShim, SpanShim, TracerShim
 from opentelemetry.trace import (
     NonRecordingSpan,
@@ -37,7 +39,7 @@ from tracing_middleware.export.batch import BatchProcessor
 from tracing_middleware.export.otel_exporters import build_otel_exporter
 from tracing_middleware.plugins.base import TracerPlugin
 from tracing_middleware.sampling.base import Sampler
-from tracing_middleware.spancontext import SpanContext
+from tracing_middleware.spancontext import SpanContext, new_span_id, new_trace_id
 
 __all__ = ["FORCED_ATTRIBUTE", "DEFERRED_ATTRIBUTE", "OpenTelemetryPlugin"]
 
@@ -46,6 +48,8 @@ LOG = logging.getLogger(__name__)
 #: Sampler hints passed as start attributes and removed before the span records them.
 FORCED_ATTRIBUTE = "_os_tracing.forced"
 DEFERRED_ATTRIBUTE = "_os_tracing.deferred"
+#: The facade already sampled this span (remote or root parent): the SDK must not again.
+DECIDED_ATTRIBUTE = "_os_tracing.decided"
 
 _KINDS = {
     None: SpanKind.INTERNAL,
@@ -68,6 +72,10 @@ class _SamplerAdapter(otel_sampling.Sampler):
                       links=None, trace_state=None) -> otel_sampling.SamplingResult:
         parent_span = otel_trace.get_current_span(parent_context).get_span_context()
         attrs = dict(attributes) if attributes else {}
+        if attrs.pop(DECIDED_ATTRIBUTE, False):
+            return otel_sampling.SamplingResult(
+                otel_sampling.Decision.RECORD_AND_SAMPLE, attrs,
+                parent_span.trace_state if parent_span.is_valid else None)
         forced = bool(attrs.pop(FORCED_ATTRIBUTE, False))
         deferred = bool(attrs.pop(DEFERRED_ATTRIBUTE, False))
         parent = None
@@ -115,6 +123,23 @@ class _BatchSpanProcessor(SpanProcessor):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self.batch.force_flush(timeout_millis / 1000.0)
+
+
+class _PresetIds(RandomIdGenerator):
+    """Lets the facade choose a root span's trace id: the id its sampler decided on."""
+
+    def __init__(self) -> None:
+        self._next = threading.local()
+
+    def preset(self, trace_id: int | None) -> None:
+        self._next.trace_id = trace_id
+
+    def generate_trace_id(self) -> int:
+        trace_id = getattr(self._next, "trace_id", None)
+        if trace_id:
+            self._next.trace_id = None
+            return trace_id
+        return super().generate_trace_id()
 
 
 class _ContextShim(SpanContextShim):
@@ -168,8 +193,9 @@ class OpenTelemetryPlugin(TracerPlugin):
         super().__init__(*args, **kwargs)
         attributes: dict[str, Any] = dict(self.settings.resource_attributes)
         attributes["service.name"] = self.settings.service_name
+        self._ids = _PresetIds()
         self._provider = TracerProvider(
-            sampler=_SamplerAdapter(self.sampler),
+            sampler=_SamplerAdapter(self.sampler), id_generator=self._ids,
             resource=Resource.create(attributes),
             shutdown_on_exit=False,
         )
@@ -201,11 +227,33 @@ class OpenTelemetryPlugin(TracerPlugin):
         baggage: Mapping[str, str] = _EMPTY
         if isinstance(parent, opentracing.Span):
             parent = parent.context
+        if parent is None or (isinstance(parent, SpanContext) and not parent.is_valid):
+            # Root span: decide here, so an unsampled request never enters the SDK.
+            trace_id = new_trace_id()
+            result = self.sampler.should_sample(None, trace_id, name, kind, attributes)
+            if not result.is_sampled:
+                return self._unsampled(trace_id, None, baggage)
+            attributes[DECIDED_ATTRIBUTE] = True
+            if result.attributes:
+                attributes.update(result.attributes)
+            self._ids.preset(trace_id)
+            try:
+                span = self._otel_tracer.start_span(
+                    name, context=set_span_in_context(otel_trace.INVALID_SPAN),
+                    kind=_KINDS.get(kind, SpanKind.INTERNAL), attributes=attributes,
+                    start_time=int(start_time * 1e9) if start_time is not None else None)
+            finally:
+                self._ids.preset(None)
+            return _SpanShim(self._tracer, _ContextShim(span.get_span_context(), baggage),
+                             span)
         if isinstance(parent, SpanContext):
-            if parent.forced:
-                attributes[FORCED_ATTRIBUTE] = True
-            if parent.sampled is None:
-                attributes[DEFERRED_ATTRIBUTE] = True
+            result = self.sampler.should_sample(parent, parent.trace_id, name, kind,
+                                                attributes)
+            if not result.is_sampled:
+                return self._unsampled(parent.trace_id, parent, baggage)
+            attributes[DECIDED_ATTRIBUTE] = True
+            if result.attributes:
+                attributes.update(result.attributes)
             otel_parent = otel_trace.SpanContext(
                 parent.trace_id, parent.span_id, is_remote=parent.remote,
                 trace_flags=TraceFlags(TraceFlags.SAMPLED if parent.sampled or parent.forced
@@ -224,6 +272,17 @@ class OpenTelemetryPlugin(TracerPlugin):
             start_time=int(start_time * 1e9) if start_time is not None else None,
         )
         return _SpanShim(self._tracer, _ContextShim(span.get_span_context(), baggage), span)
+
+    def _unsampled(self, trace_id: int, parent: SpanContext | None,
+                   baggage: Mapping[str, str]) -> opentracing.Span:
+        """A non-recording span that still carries the context (and the decision) on."""
+        state = TraceState(list(parent.trace_state)) if parent and parent.trace_state \
+            else None
+        context = otel_trace.SpanContext(trace_id, new_span_id(), is_remote=False,
+                                         trace_flags=TraceFlags(TraceFlags.DEFAULT),
+                                         trace_state=state)
+        return _SpanShim(self._tracer, _ContextShim(context, baggage),
+                         NonRecordingSpan(context))
 
     def span_context_of(self, span: opentracing.Span | opentracing.SpanContext
                         ) -> SpanContext | None:

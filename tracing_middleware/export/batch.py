@@ -52,6 +52,7 @@ class BatchProcessor:
         self._queue: collections.deque[Any] = collections.deque()
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._kick = threading.Event()
         self._idle = threading.Condition(self._lock)
         self._exporting = False
         self._shutdown = False
@@ -83,6 +84,7 @@ class BatchProcessor:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._wake = threading.Event()
+        self._kick = threading.Event()
         self._queue.clear()
         self._exporting = False
         if not self._shutdown:
@@ -101,15 +103,19 @@ class BatchProcessor:
                 return
             self._queue.append(item)
             size = len(self._queue)
-        if size >= self._max_batch:
-            self._wake.set()
+        if size >= self._max_batch and not self._failing and not self._wake.is_set():
+            self._wake.set()  # Event.set takes a lock: once per batch, not per span
 
     # -- worker thread ------------------------------------------------------------------
 
     def _run(self) -> None:
         while not self._shutdown:
-            self._wake.wait(self._interval)
+            # NOTE(os-tracing): while export fails, a full queue must not wake the worker
+            # on every span (a busy retry loop against a dead collector); it retries once
+            # per interval, or when force_flush/shutdown kick it.
+            (self._kick if self._failing else self._wake).wait(self._interval)
             self._wake.clear()
+            self._kick.clear()
             self._drain()
         self._drain()
 
@@ -173,6 +179,7 @@ class BatchProcessor:
             if self._clock() > deadline:
                 return False
             self._wake.set()
+            self._kick.set()
             with self._lock:
                 self._idle.wait(min(0.05, max(0.0, deadline - self._clock())))
             with self._lock:
@@ -184,6 +191,7 @@ class BatchProcessor:
             return
         self._shutdown = True
         self._wake.set()
+        self._kick.set()
         if self._pid == os.getpid():
             self._thread.join(timeout_s)
         if self._on_shutdown is not None:

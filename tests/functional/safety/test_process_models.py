@@ -17,7 +17,7 @@ from tracing_middleware.filter import TracingFilter
 from tracing_middleware.testing import OTLPReceiver, serve_wsgi
 
 CHILD = """
-import sys, time
+import sys, threading
 from tracing_middleware import tracer
 from tracing_middleware.config import load_settings
 t = tracer.setup(load_settings(None, {"exporters": sys.argv[1], "integrations": "",
@@ -25,8 +25,8 @@ t = tracer.setup(load_settings(None, {"exporters": sys.argv[1], "integrations": 
 for i in range(25):
     t.start_span(f"queued-{i}", parent=None).finish()
 print("ready", flush=True)
-if sys.argv[2] == "wait":
-    time.sleep(60)
+if sys.argv[2] == "wait":  # idle until the parent's SIGTERM arrives
+    threading.Event().wait(60)
 """
 
 

@@ -12,8 +12,21 @@ from tracing_middleware.propagation.jaeger import JaegerPropagator
 from tracing_middleware.propagation.osprofiler import OSProfilerPropagator
 from tracing_middleware.propagation.tracecontext import TraceContextPropagator
 
-__all__ = ["PROPAGATORS", "CompositePropagator", "build_propagator"]
+__all__ = [
+    "PROPAGATORS",
+    "B3MultiPropagator",
+    "B3SinglePropagator",
+    "BaggagePropagator",
+    "CompositePropagator",
+    "JaegerPropagator",
+    "OSProfilerPropagator",
+    "Propagator",
+    "TraceContextPropagator",
+    "build_propagator",
+]
 
+#: Name in ``[tracing] propagators`` / ``OTEL_PROPAGATORS`` -> format; ``none`` (as in
+#: OpenTelemetry) maps to ``None`` and contributes nothing.
 PROPAGATORS: dict[str, type[Propagator] | None] = {
     "tracecontext": TraceContextPropagator,
     "baggage": BaggagePropagator,
@@ -27,6 +40,13 @@ PROPAGATORS: dict[str, type[Propagator] | None] = {
 
 def build_propagator(names: Sequence[str], hmac_keys: Sequence[str] = ()
                      ) -> CompositePropagator:
+    """One composite for the configured names, in order, each format once.
+
+    Raises :class:`ValueError` naming the bad entry: this runs at config load, where a
+    typo must be loud rather than silently propagate nothing.
+    """
+    if isinstance(names, str):
+        raise TypeError("names must be a sequence of propagator names, not one string")
     chosen: list[Propagator] = []
     for name in dict.fromkeys(names):
         if name not in PROPAGATORS:

@@ -18,24 +18,44 @@ __all__ = ["CompositePropagator"]
 
 
 class CompositePropagator(Propagator):
+    """The formats an operator listed in ``propagators``, in that order.
+
+    Extraction: the first format whose headers give a valid span context supplies it, so
+    the order says which peer to believe when a request carries several (OpenTelemetry's
+    composite lets the last one win instead; ours follows the order operators write).
+    Baggage is taken from every format, later formats overriding earlier ones on the same
+    key, as chaining each format's ``extract`` would. A carrier without any valid context
+    keeps the one in ``propagated``. Injection: every format writes its headers.
+    """
+
     name = "composite"
 
     def __init__(self, propagators: Sequence[Propagator]) -> None:
-        self.propagators = tuple(propagators)
+        self.propagators: tuple[Propagator, ...] = tuple(propagators)
         self.fields = frozenset().union(*(p.fields for p in self.propagators))
 
     def extract(self, carrier: Any, propagated: Propagated = EMPTY,
                 getter: Getter[Any] = default_getter) -> Propagated:
-        result = propagated
+        context = None
+        baggage = dict(propagated.baggage)
         for propagator in self.propagators:
-            found = propagator.extract(carrier, EMPTY, getter)
-            if found.span_context is not None and result.span_context is None:
-                result = result.with_span_context(found.span_context)
-            if found.baggage:
-                result = result.with_baggage({**result.baggage, **found.baggage})
-        return result
+            try:
+                found = propagator.extract(carrier, EMPTY, getter)
+            except Exception:  # each format already guards itself; this is a backstop
+                continue
+            if context is None and found.span_context is not None \
+                    and found.span_context.is_valid:
+                context = found.span_context
+            baggage.update(found.baggage)
+        if context is None and baggage == propagated.baggage:
+            return propagated
+        result = propagated if context is None else propagated.with_span_context(context)
+        return result.with_baggage(baggage) if baggage != result.baggage else result
 
     def inject(self, carrier: Any, propagated: Propagated,
                setter: Setter[Any] = default_setter) -> None:
         for propagator in self.propagators:
             propagator.inject(carrier, propagated, setter)
+
+    def __repr__(self) -> str:
+        return f"CompositePropagator([{', '.join(p.name for p in self.propagators)}])"

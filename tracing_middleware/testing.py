@@ -97,6 +97,8 @@ class OTLPReceiver:
     Decodes with ``opentelemetry-proto``'s ``ExportTraceServiceRequest``; spans are
     queued as :class:`ReceivedSpan`. ``status`` can be switched to answer errors, and
     ``hold`` (an Event) makes the handler block, to simulate a black-holed collector.
+    It speaks HTTP/1.1 keep-alive, as collectors do; ``peers`` records each client
+    address seen and ``on_request`` (if set) is called with each request's headers.
     """
 
     def __init__(self, port: int = 0) -> None:
@@ -104,11 +106,15 @@ class OTLPReceiver:
         self.raw_bodies: list[bytes] = []
         self.requests = 0
         self.status = 200
+        self.peers: set[tuple[str, int]] = set()
+        self.on_request: Any = None
         self.hold = threading.Event()
         self.hold.set()
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
@@ -117,6 +123,9 @@ class OTLPReceiver:
                 body = self.rfile.read(length)
                 receiver.hold.wait(60)
                 receiver.requests += 1
+                receiver.peers.add(self.client_address)
+                if receiver.on_request is not None:
+                    receiver.on_request(self.headers)
                 receiver.raw_bodies.append(body)
                 if receiver.status == 200:
                     receiver._decode(body, self.headers.get("Content-Encoding"))

@@ -67,5 +67,13 @@ class TracerPlugin(abc.ABC):
     def force_flush(self, timeout_s: float = 10.0) -> bool:
         return True
 
+    def dropped_spans(self) -> int:
+        """Sampled spans lost since start (full queue, export failed for good)."""
+        return 0
+
+    def queued_spans(self) -> int:
+        """Finished spans waiting in every exporter queue now."""
+        return 0
+
     def shutdown(self, timeout_s: float = 10.0) -> None:  # noqa: B027 - optional hook
         """Flush and stop background work. Idempotent."""

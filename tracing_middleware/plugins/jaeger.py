@@ -259,6 +259,9 @@ class JaegerPlugin(TracerPlugin):
     def dropped_spans(self) -> int:
         return sum(p.dropped for p in self.processors)
 
+    def queued_spans(self) -> int:
+        return sum(p.queued for p in self.processors)
+
     def force_flush(self, timeout_s: float = 10.0) -> bool:
         return all([p.force_flush(timeout_s) for p in self.processors])
 

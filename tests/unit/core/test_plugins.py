@@ -16,7 +16,7 @@ def _setup(tmp_path, **conf):
     return tracer.setup(load_settings(None, {**base, **conf}, environ={}))
 
 
-@pytest.mark.parametrize("name", ["opentelemetry", "jaeger", "noop"])
+@pytest.mark.parametrize("name", ["opentelemetry", "opentelemetry-sdk", "jaeger", "noop"])
 def test_each_engine_continues_a_remote_trace(tmp_path, name):
     """Every engine keeps the remote trace id and makes the remote span the parent."""
     tracing = _setup(tmp_path, tracer=name)
@@ -32,7 +32,7 @@ def test_each_engine_continues_a_remote_trace(tmp_path, name):
     span.finish()
 
 
-@pytest.mark.parametrize("name", ["opentelemetry", "jaeger"])
+@pytest.mark.parametrize("name", ["opentelemetry", "opentelemetry-sdk", "jaeger"])
 def test_forced_parent_is_sampled_even_when_policy_says_no(tmp_path, name):
     """A verified osprofiler signature overrides always_off."""
     tracing = _setup(tmp_path, tracer=name, sampler="always_off")

@@ -35,14 +35,8 @@ untraced = []
 
 def work(i=0):
     span = tracing.start_span(f"work-{i}")
-    context = tracing.span_context_of(span)
-    parents.append(getattr(span, "parent_id_hex", None) or _parent_of(span, context))
+    parents.append(f"{span.parent_id:016x}" if span.parent_id else None)
     span.finish()
-
-
-def _parent_of(span, context):
-    otel = span.unwrap()
-    return f"{otel.parent.span_id:016x}" if otel.parent else None
 
 
 def untraced_work(i=0):

@@ -1,0 +1,184 @@
+"""The default engine's own behaviour: limits, events, errors, links and the store record."""
+
+from __future__ import annotations
+
+import opentracing
+import pytest
+
+from tracing_middleware import tracer
+from tracing_middleware.config import load_settings
+from tracing_middleware.plugins import native
+from tracing_middleware.spancontext import Propagated, SpanContext
+from tracing_middleware.testing import capture_spans
+
+REMOTE = SpanContext(0x0AF7651916CD43DD8448EB211C80319C, 0x00F067AA0BA902B7, sampled=True,
+                     trace_state=(("rojo", "00f067aa0ba902b7"),))
+
+
+@pytest.fixture(autouse=True)
+def _reset():
+    yield
+    tracer.reset()
+
+
+def test_default_engine_is_the_native_one(tmp_path):
+    tracing = tracer.setup(load_settings(None, {"exporters": f"sqlite:///{tmp_path}/t.db",
+                                                "integrations": ""}, environ={}))
+    assert isinstance(tracing.plugin, native.NativePlugin)
+    assert tracing.plugin.name == "opentelemetry"
+
+
+def test_attributes_and_events_are_bounded_and_drops_counted():
+    with capture_spans() as read:
+        tracing = read.tracing
+        span = tracing.start_span("op", parent=None)
+        for i in range(native.MAX_ATTRIBUTES + 10):
+            span.set_tag(f"k{i}", i)
+        span.set_tag("k0", "replaced")  # an existing key is always updated
+        for i in range(native.MAX_EVENTS + 5):
+            span.log_kv({"event": f"e{i}"})
+        span.set_tag("long", "x" * (native.MAX_VALUE_LENGTH * 2))
+        assert span.dropped_attributes == 11
+        assert span.dropped_events == 5
+        span.finish()
+        (record,) = read()
+    assert len(record.attributes) == native.MAX_ATTRIBUTES
+    assert record.attributes["k0"] == "replaced"
+    assert len(record.events) == native.MAX_EVENTS
+
+
+def test_long_string_values_are_cut():
+    with capture_spans() as read:
+        span = read.tracing.start_span("op", parent=None, tags={"sql": "y" * 100_000})
+        span.finish()
+        (record,) = read()
+    assert len(record.attributes["sql"]) == native.MAX_VALUE_LENGTH
+
+
+def test_set_error_records_an_exception_event_and_error_status():
+    with capture_spans() as read:
+        span = read.tracing.start_span("op", parent=None)
+        try:
+            raise ValueError("boom")
+        except ValueError as exc:
+            read.tracing.set_error(span, exc)
+        span.finish()
+        (record,) = read()
+    assert record.status == "error"
+    assert record.status_message == "ValueError: boom"
+    (event,) = record.events
+    assert event.name == "exception"
+    assert event.attributes["exception.type"] == "ValueError"
+    assert "raise ValueError" in event.attributes["exception.stacktrace"]
+
+
+def test_finish_twice_exports_once_and_late_tags_are_ignored():
+    with capture_spans() as read:
+        span = read.tracing.start_span("op", parent=None)
+        span.finish()
+        span.set_tag("late", 1)
+        span.finish()
+        records = read()
+    assert len(records) == 1
+    assert "late" not in records[0].attributes
+
+
+def test_opentracing_tags_map_to_kind_and_status_and_none_is_skipped():
+    with capture_spans() as read:
+        span = read.tracing.start_span("op", parent=None)
+        span.set_tag("span.kind", "client").set_tag("error", True).set_tag("none", None)
+        span.set_tag("list", [1, None, "a"])
+        span.finish()
+        (record,) = read()
+    assert (record.kind, record.status) == ("client", "error")
+    assert "none" not in record.attributes
+    assert record.attributes["list"] == [1, "a"]
+
+
+def test_remote_parent_tracestate_and_baggage_flow_to_children():
+    with capture_spans() as read:
+        tracing = read.tracing
+        root = tracing.start_span("root", parent=Propagated(REMOTE, {"tenant": "t1"}),
+                                  kind="server")
+        with tracing.activate(root, finish_on_close=True):
+            child = tracing.start_span("child")
+            assert child.get_baggage_item("tenant") == "t1"
+            carrier: dict[str, str] = {}
+            tracing.inject(carrier, span=child)
+            child.finish()
+        records = {r.name: r for r in read()}
+    assert carrier["tracestate"] == "rojo=00f067aa0ba902b7"
+    assert "tenant=t1" in carrier["baggage"]
+    assert records["root"].parent_span_id == REMOTE.span_id_hex
+    assert records["child"].parent_span_id == records["root"].span_id
+    assert records["child"].trace_id == REMOTE.trace_id_hex
+
+
+def test_unsampled_spans_carry_context_but_record_nothing():
+    with capture_spans(sampler="always_off") as read:
+        tracing = read.tracing
+        span = tracing.start_span("op", parent=Propagated(REMOTE.__class__(
+            REMOTE.trace_id, REMOTE.span_id, sampled=False), {"k": "v"}))
+        assert not tracing.is_recording(span)
+        span.set_tag("a", 1).log_kv({"event": "x"})
+        carrier: dict[str, str] = {}
+        tracing.inject(carrier, span=span)
+        span.finish()
+        assert read() == []
+    assert carrier["traceparent"].endswith("-00")
+    assert carrier["traceparent"].split("-")[1] == REMOTE.trace_id_hex
+
+
+def test_opentracing_tracer_api_with_references_and_text_map():
+    """Code holding the OpenTracing tracer gets children, links and W3C inject/extract."""
+    with capture_spans() as read:
+        ot = read.tracing.tracer
+        with ot.start_active_span("parent") as scope:
+            other = ot.start_span("other", ignore_active_span=True)
+            child = ot.start_span("child", references=[
+                opentracing.child_of(scope.span.context),
+                opentracing.follows_from(other.context)])
+            carrier: dict[str, str] = {}
+            ot.inject(child.context, opentracing.Format.TEXT_MAP, carrier)
+            extracted = ot.extract(opentracing.Format.TEXT_MAP, carrier)
+            assert extracted.span_id == child.context.span_id
+            assert child.links == [(other.context.trace_id, other.context.span_id, True)]
+            child.finish()
+            other.finish()
+        records = {r.name: r for r in read()}
+    assert records["child"].parent_span_id == records["parent"].span_id
+    with pytest.raises(opentracing.UnsupportedFormatException):
+        ot.inject(child.context, opentracing.Format.BINARY, bytearray())
+    with pytest.raises(opentracing.SpanContextCorruptedException):
+        ot.extract(opentracing.Format.HTTP_HEADERS, {"traceparent": "garbage"})
+
+
+def test_resource_names_the_service_and_the_sdk(tmp_path):
+    tracing = tracer.setup(load_settings(None, {
+        "exporters": f"sqlite:///{tmp_path}/t.db", "integrations": "",
+        "service_name": "nova-api", "resource_attributes": "deployment.environment:prod"},
+        environ={}))
+    resource = tracing.plugin.resource
+    assert resource["service.name"] == "nova-api"
+    assert resource["deployment.environment"] == "prod"
+    assert resource["telemetry.sdk.name"] == "os-tracing"
+
+
+def test_console_exporter_writes_one_json_line_per_span(capsys):
+    import json
+
+    tracing = tracer.setup(load_settings(None, {"exporters": "console://", "integrations": "",
+                                                "sampler": "always_on",
+                                                "service_name": "svc"}, environ={}))
+    tracing.start_span("op", parent=None, tags={"a": 1}).finish()
+    assert tracing.force_flush(5)
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert (line["name"], line["service"], line["attributes"]) == ("op", "svc", {"a": 1})
+
+
+def test_exporter_scheme_of_another_engine_is_refused_naming_the_option(tmp_path):
+    from tracing_middleware.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"exporters = 'jaeger\+udp://127.0.0.1:6831'"):
+        tracer.setup(load_settings(None, {"exporters": "jaeger+udp://127.0.0.1:6831",
+                                          "integrations": ""}, environ={}))

@@ -1,0 +1,455 @@
+"""The default engine: OpenTelemetry's span model and OTLP, recorded without the SDK.
+
+Why not the OpenTelemetry SDK on the request path: behind its OpenTracing shim, one
+sampled span costs two objects per span and context, an OTel ``Context`` per start,
+locked bounded attribute and event containers, a ``ReadableSpan`` copy at end, and then
+about 9 µs of protobuf message building at export (``python -m bench --cases span`` and
+the profile in ``doc/source/benchmarks.rst``). Here a sampled span is one object whose
+fields are what OTLP needs; at ``finish`` it is queued as it is, and the exporter thread
+writes the protobuf wire format directly (:mod:`tracing_middleware.export.otlp_proto`).
+An unsampled span is a context carrier with no-op methods. The data model is
+OpenTelemetry's (span kinds, status, events, links, resource, bounded attributes), so
+collectors, Jaeger and Tempo see the same spans the SDK would send; the SDK engine stays
+available as ``tracer = opentelemetry-sdk``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import sys
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import opentracing
+from opentracing.propagation import Format
+
+from tracing_middleware.config import ExporterURL
+from tracing_middleware.export.batch import BatchProcessor
+from tracing_middleware.export.otlp_proto import encode_request, encode_resource
+from tracing_middleware.export.records import KINDS, STATUSES, SpanEvent, SpanRecord
+from tracing_middleware.plugins.base import TracerPlugin
+from tracing_middleware.spancontext import SpanContext, format_span_id, format_trace_id
+
+__all__ = ["MAX_ATTRIBUTES", "MAX_EVENTS", "MAX_VALUE_LENGTH", "NativeContext",
+           "NativePlugin", "NativeSpan"]
+
+LOG = logging.getLogger(__name__)
+
+#: OpenTelemetry's default span limits; beyond them items are counted as dropped.
+MAX_ATTRIBUTES = 128
+MAX_EVENTS = 128
+#: Longer string values (a huge SQL statement, a body someone tagged) are cut here so a
+#: full queue stays a bounded amount of memory.
+MAX_VALUE_LENGTH = 8192
+
+#: OTLP ``Span.SpanKind`` numbers by OpenTracing ``span.kind`` value.
+_KIND_CODES = {None: 1, "internal": 1, "server": 2, "client": 3, "producer": 4,
+               "consumer": 5, "rpc.server": 2, "rpc.client": 3}
+_STATUS_ERROR = 2
+_SCALARS = frozenset({str, bool, int, float})
+
+_getrandbits = random.getrandbits  # reseeded in forked children by the random module
+
+
+def _new_span_id() -> int:
+    return _getrandbits(64) or 1
+
+
+def _new_trace_id() -> int:
+    return _getrandbits(128) or 1
+
+
+def _clean(value: Any) -> Any:
+    """An attribute value OTLP can carry, or ``None`` to skip it."""
+    kind = type(value)
+    if kind is str:
+        return value if len(value) <= MAX_VALUE_LENGTH else value[:MAX_VALUE_LENGTH]
+    if kind in _SCALARS:
+        return value
+    if value is None:
+        return None
+    if kind in (list, tuple):
+        return tuple(_clean(v) for v in value if v is not None)
+    text = str(value)
+    return text[:MAX_VALUE_LENGTH]
+
+
+class NativeContext(opentracing.SpanContext):
+    """Ids, the sampling decision, W3C ``tracestate`` members and baggage."""
+
+    __slots__ = ("baggage_items", "sampled", "span_id", "trace_id", "trace_state")
+
+    def __init__(self, trace_id: int, span_id: int, sampled: bool,
+                 trace_state: tuple[tuple[str, str], ...] = (),
+                 baggage: Mapping[str, str] | None = None) -> None:
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.sampled = sampled
+        self.trace_state = trace_state
+        self.baggage_items: dict[str, str] = dict(baggage) if baggage else {}
+
+    @property
+    def baggage(self) -> dict[str, str]:  # type: ignore[override]
+        """Plain-dict baggage (the OpenTracing contract), inherited by children."""
+        return self.baggage_items
+
+
+class _Span(opentracing.Span):
+    """What both span kinds share: context, baggage and the owner hooks of the facade."""
+
+    __slots__ = ("_context", "_os_tracing_owner", "_os_tracing_unit", "_tracer")
+
+    def __init__(self, tracer: opentracing.Tracer, context: NativeContext) -> None:
+        self._tracer = tracer
+        self._context = context
+
+    def set_baggage_item(self, key: str, value: str) -> _Span:
+        self._context.baggage_items[key] = value
+        return self
+
+    def get_baggage_item(self, key: str) -> str | None:
+        return self._context.baggage_items.get(key)
+
+
+class NonRecordingSpan(_Span):
+    """An unsampled span: carries the context (and the decision) on; records nothing."""
+
+    __slots__ = ()
+
+
+class NativeSpan(_Span):
+    """A sampled span. Its fields are what :mod:`otlp_proto` writes, read after ``finish``."""
+
+    __slots__ = (
+        "_emit",
+        "attributes",
+        "dropped_attributes",
+        "dropped_events",
+        "end_ns",
+        "events",
+        "kind",
+        "links",
+        "name",
+        "parent_id",
+        "parent_remote",
+        "span_id",
+        "start_ns",
+        "status_code",
+        "status_message",
+        "trace_id",
+        "trace_state",
+    )
+
+    def __init__(self, tracer: opentracing.Tracer, context: NativeContext,
+                 emit: Callable[[NativeSpan], None], name: str, parent_id: int,
+                 parent_remote: bool, kind: int, start_ns: int,
+                 attributes: dict[str, Any]) -> None:
+        self._tracer = tracer
+        self._context = context
+        self._emit = emit
+        self.trace_id = context.trace_id
+        self.span_id = context.span_id
+        self.trace_state = context.trace_state
+        self.parent_id = parent_id
+        self.parent_remote = parent_remote
+        self.name = name
+        self.kind = kind
+        self.start_ns = start_ns
+        self.end_ns = 0
+        self.attributes = attributes
+        self.dropped_attributes = 0
+        self.events: list[tuple[str, int, dict[str, Any]]] | None = None
+        self.dropped_events = 0
+        self.links: list[tuple[int, int, bool]] | None = None
+        self.status_code = 0
+        self.status_message = ""
+
+    def set_operation_name(self, operation_name: str) -> NativeSpan:
+        self.name = str(operation_name)
+        return self
+
+    def set_tag(self, key: str, value: Any) -> NativeSpan:
+        if self.end_ns:
+            return self
+        if key == "span.kind":
+            self.kind = _KIND_CODES.get(value, 1)
+            return self
+        if key == "error" and value is True:
+            self.status_code = _STATUS_ERROR
+        if type(value) not in _SCALARS or type(value) is str:
+            value = _clean(value)
+            if value is None:
+                return self
+        attributes = self.attributes
+        if key in attributes or len(attributes) < MAX_ATTRIBUTES:
+            attributes[key] = value
+        else:
+            self.dropped_attributes += 1
+        return self
+
+    def log_kv(self, key_values: Mapping[str, Any], timestamp: float | None = None
+               ) -> NativeSpan:
+        if self.end_ns:
+            return self
+        if self.events is None:
+            self.events = []
+        if len(self.events) >= MAX_EVENTS:
+            self.dropped_events += 1
+            return self
+        when = int(timestamp * 1e9) if timestamp is not None else time.time_ns()
+        name = str(key_values.get("event", "log"))
+        attributes = {}
+        for key, value in list(key_values.items())[:MAX_ATTRIBUTES]:
+            value = _clean(value)
+            if value is not None and key != "event":
+                attributes[str(key)] = value
+        self.events.append((name, when, attributes))
+        return self
+
+    def add_link(self, context: NativeContext | SpanContext) -> None:
+        """A FOLLOWS_FROM reference, or any extra parent, as an OTLP link."""
+        if self.links is None:
+            self.links = []
+        if len(self.links) < MAX_EVENTS:
+            self.links.append((context.trace_id, context.span_id, bool(context.sampled)))
+
+    def finish(self, finish_time: float | None = None) -> None:
+        if self.end_ns:
+            return  # finishing twice exports once
+        self.end_ns = int(finish_time * 1e9) if finish_time is not None else time.time_ns()
+        self._emit(self)
+
+
+class NativeTracer(opentracing.Tracer):
+    """The OpenTracing face of the engine, for code that holds an OpenTracing tracer."""
+
+    def __init__(self, plugin: NativePlugin) -> None:
+        super().__init__(plugin.scope_manager)
+        self._plugin = plugin
+
+    def start_active_span(self, operation_name: str, child_of: Any = None,
+                          references: Any = None, tags: Any = None, start_time: Any = None,
+                          ignore_active_span: bool = False, finish_on_close: bool = True
+                          ) -> opentracing.Scope:
+        span = self.start_span(operation_name, child_of, references, tags, start_time,
+                               ignore_active_span)
+        return self.scope_manager.activate(span, finish_on_close)
+
+    def start_span(self, operation_name: str | None = None, child_of: Any = None,
+                   references: Any = None, tags: Any = None, start_time: Any = None,
+                   ignore_active_span: bool = False) -> opentracing.Span:
+        if child_of is None and references:
+            child_of = references[0].referenced_context
+        if child_of is None and not ignore_active_span:
+            child_of = self.active_span
+        kind = tags.get("span.kind") if tags else None
+        span = self._plugin.start_span(operation_name or "", parent=child_of, kind=kind,
+                                       tags=tags, start_time=start_time)
+        if references and isinstance(span, NativeSpan):
+            for reference in references[1:]:
+                if isinstance(reference.referenced_context, NativeContext):
+                    span.add_link(reference.referenced_context)
+        return span
+
+    def inject(self, span_context: Any, format: str, carrier: Any) -> None:
+        if format not in (Format.HTTP_HEADERS, Format.TEXT_MAP):
+            raise opentracing.UnsupportedFormatException(format)
+        neutral = self._plugin.span_context_of(span_context)
+        if neutral is not None:
+            from tracing_middleware.propagation import build_propagator
+            from tracing_middleware.spancontext import Propagated
+
+            build_propagator(["tracecontext", "baggage"]).inject(
+                carrier, Propagated(neutral, dict(span_context.baggage)))
+
+    def extract(self, format: str, carrier: Any) -> Any:
+        if format not in (Format.HTTP_HEADERS, Format.TEXT_MAP):
+            raise opentracing.UnsupportedFormatException(format)
+        from tracing_middleware.propagation import build_propagator
+
+        found = build_propagator(["tracecontext", "baggage"]).extract(carrier)
+        context = found.span_context
+        if context is None or not context.is_valid:
+            raise opentracing.SpanContextCorruptedException("no valid traceparent")
+        return NativeContext(context.trace_id, context.span_id, bool(context.sampled),
+                             context.trace_state, found.baggage)
+
+
+def to_record(span: NativeSpan, resource: Mapping[str, Any]) -> SpanRecord:
+    """A finished native span as the store's engine-neutral record."""
+    return SpanRecord(
+        trace_id=format_trace_id(span.trace_id), span_id=format_span_id(span.span_id),
+        parent_span_id=format_span_id(span.parent_id) if span.parent_id else None,
+        name=span.name, service=str(resource.get("service.name", "unknown_service")),
+        kind=KINDS[span.kind - 1] if 1 <= span.kind <= 5 else "internal",
+        start_time_unix_nano=span.start_ns,
+        duration_ns=max(0, span.end_ns - span.start_ns),
+        status=STATUSES[span.status_code], status_message=span.status_message,
+        attributes={k: list(v) if type(v) is tuple else v
+                    for k, v in span.attributes.items()},
+        events=tuple(SpanEvent(name, when, attributes)
+                     for name, when, attributes in span.events or ()),
+        resource=dict(resource))
+
+
+class NativePlugin(TracerPlugin):
+    name = "opentelemetry"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from tracing_middleware import __version__
+
+        self.resource: dict[str, Any] = {
+            "telemetry.sdk.name": "os-tracing", "telemetry.sdk.language": "python",
+            "telemetry.sdk.version": __version__,
+            **dict(self.settings.resource_attributes),
+            "service.name": self.settings.service_name}
+        self._encoded_resource = encode_resource(self.resource, "os-tracing", __version__)
+        self.processors: list[BatchProcessor] = [self._processor(u) for u in self.exporters]
+        self._tracer = NativeTracer(self)
+        processors = self.processors
+        if len(processors) == 1:
+            self._emit: Callable[[NativeSpan], None] = processors[0].emit
+        else:
+            def emit(span: NativeSpan) -> None:
+                for processor in processors:
+                    processor.emit(span)
+            self._emit = emit
+
+    # -- exporters ---------------------------------------------------------------------
+
+    def _processor(self, url: ExporterURL) -> BatchProcessor:
+        export, close = self._exporter(url)
+        settings = self.settings
+        return BatchProcessor(export, name=url.display or url.scheme,
+                              max_queue_size=settings.max_queue_size,
+                              max_batch_size=settings.export_batch_size,
+                              interval_s=settings.export_interval_ms / 1000.0,
+                              on_shutdown=close)
+
+    def _exporter(self, url: ExporterURL
+                  ) -> tuple[Callable[[Sequence[NativeSpan]], bool], Callable[[], None]]:
+        timeout_s = self.settings.export_timeout_ms / 1000.0
+        resource = self._encoded_resource
+        if url.scheme in ("otlp+http", "otlp+https", "otlp+grpc"):
+            sender: Any
+            if url.scheme == "otlp+grpc":
+                from tracing_middleware.export.otlp_grpc import OTLPGrpcSender
+
+                sender = OTLPGrpcSender(url.url, timeout_s)
+            else:
+                from tracing_middleware.export.otlp_http import OTLPHTTPSender
+
+                sender = OTLPHTTPSender(url.url, timeout_s)
+
+            def export(spans: Sequence[NativeSpan]) -> bool:
+                return sender.send(encode_request(spans, resource))
+            return export, sender.close
+        if url.scheme == "sqlite":
+            from tracing_middleware.export.otel_exporters import StoreExporter
+
+            store = StoreExporter(url.url)
+
+            def export_store(spans: Sequence[NativeSpan]) -> bool:
+                return store.write_records([to_record(s, self.resource) for s in spans])
+            return export_store, store.shutdown
+        if url.scheme == "console":
+            def export_console(spans: Sequence[NativeSpan]) -> bool:
+                for span in spans:
+                    record = to_record(span, self.resource)
+                    sys.stderr.write(json.dumps(dict(record.to_json(),
+                                                     trace_id=record.trace_id),
+                                                default=str) + "\n")
+                sys.stderr.flush()
+                return True
+            return export_console, lambda: None
+        raise ValueError(f"[tracing] exporters = {url.display!r} is only supported by "
+                         "[tracing] tracer = jaeger")
+
+    # -- the contract ------------------------------------------------------------------
+
+    @property
+    def tracer(self) -> opentracing.Tracer:
+        return self._tracer
+
+    def start_span(self, name: str, *, parent: SpanContext | opentracing.SpanContext | None,
+                   kind: str | None = None, tags: Mapping[str, Any] | None = None,
+                   start_time: float | None = None) -> opentracing.Span:
+        if tags:
+            attributes = {k: v if type(v) in _SCALARS and type(v) is not str else _clean(v)
+                          for k, v in tags.items() if k != "span.kind"}
+        else:
+            attributes = {}
+        if isinstance(parent, opentracing.Span):
+            parent = parent.context
+        baggage: Mapping[str, str] | None = None
+        trace_state: tuple[tuple[str, str], ...] = ()
+        parent_id = 0
+        remote = False
+        if isinstance(parent, NativeContext):
+            trace_id, parent_id = parent.trace_id, parent.span_id
+            trace_state, baggage = parent.trace_state, parent.baggage_items
+            decided = SpanContext(trace_id, parent_id, parent.sampled, False, trace_state)
+        elif isinstance(parent, SpanContext) and parent.is_valid:
+            trace_id, parent_id, remote = parent.trace_id, parent.span_id, True
+            trace_state = parent.trace_state
+            decided = parent
+        else:
+            trace_id = _new_trace_id()
+            decided = None
+        result = self.sampler.should_sample(decided, trace_id, name, kind, attributes)
+        context = NativeContext(trace_id, _new_span_id(), result.is_sampled, trace_state,
+                                baggage)
+        if not result.is_sampled:
+            return NonRecordingSpan(self._tracer, context)
+        if result.attributes:
+            attributes.update(result.attributes)
+        if len(attributes) > MAX_ATTRIBUTES:
+            attributes = dict(list(attributes.items())[:MAX_ATTRIBUTES])
+        start_ns = int(start_time * 1e9) if start_time is not None else time.time_ns()
+        return NativeSpan(self._tracer, context, self._emit, name, parent_id, remote,
+                          _KIND_CODES.get(kind, 1), start_ns, attributes)
+
+    def span_context_of(self, span: opentracing.Span | opentracing.SpanContext
+                        ) -> SpanContext | None:
+        context = span.context if isinstance(span, opentracing.Span) else span
+        if not isinstance(context, NativeContext):
+            return None
+        return SpanContext(context.trace_id, context.span_id, context.sampled, False,
+                           context.trace_state)
+
+    def is_recording(self, span: opentracing.Span) -> bool:
+        return type(span) is NativeSpan and not span.end_ns
+
+    def set_error(self, span: opentracing.Span, exc: BaseException | None = None,
+                  description: str | None = None) -> None:
+        if type(span) is not NativeSpan or span.end_ns:
+            return
+        if exc is not None:
+            span.log_kv({"event": "exception", "exception.type": type(exc).__qualname__,
+                         "exception.message": str(exc),
+                         "exception.stacktrace": "".join(traceback.format_exception(exc))})
+            description = description or f"{type(exc).__name__}: {exc}"
+        span.status_code = _STATUS_ERROR
+        span.status_message = (description or "")[:MAX_VALUE_LENGTH]
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def dropped_spans(self) -> int:
+        return sum(p.dropped for p in self.processors)
+
+    def queued_spans(self) -> int:
+        return sum(p.queued for p in self.processors)
+
+    def force_flush(self, timeout_s: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout_s
+        return all([p.force_flush(max(0.0, deadline - time.monotonic()))
+                    for p in self.processors])
+
+    def shutdown(self, timeout_s: float = 10.0) -> None:
+        for processor in self.processors:
+            processor.shutdown(timeout_s)

@@ -93,8 +93,7 @@ class TracingFilter(base.ConfigurableMiddleware):
         parent = tracing.extract(environ, environ_getter)
         span = tracing.start_span(f"{method} {route}", parent=parent, kind="server")
         if tracing.is_recording(span):  # attributes only for spans that will be exported
-            for key, value in self._attributes(environ, method, path, route).items():
-                span.set_tag(key, value)
+            tracing.set_tags(span, self._attributes(environ, method, path, route))
         return span
 
     def _attributes(self, environ: dict[str, Any], method: str, path: str, route: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import urllib.parse
 from collections.abc import Collection
@@ -15,6 +16,7 @@ _ID_SEGMENT = re.compile(rf"^(?:{_UUID}|[0-9a-fA-F]{{16,}}|\d+)$")
 _MAX_SEGMENTS = 32
 
 
+@functools.lru_cache(maxsize=4096)
 def route_template(path: str) -> str:
     """``/v2.1/servers/8a1c...`` -> ``/v2.1/servers/{id}``.
 

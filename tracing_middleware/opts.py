@@ -33,8 +33,10 @@ OPTS: list[cfg.Opt] = [
         "tracer",
         default="opentelemetry",
         help="Tracer engine, loaded by name from the ``os_tracing.tracers`` entry point: "
-        "``opentelemetry`` (default, OTLP), ``jaeger`` (jaeger-client, needs the "
-        "``jaeger`` extra) or ``noop``.",
+        "``opentelemetry`` (default: OpenTelemetry spans over OTLP, recorded by "
+        "os-tracing's own lean recorder), ``opentelemetry-sdk`` (the same through the "
+        "OpenTelemetry Python SDK and its OpenTracing shim; several times the CPU per "
+        "span), ``jaeger`` (jaeger-client, needs the ``jaeger`` extra) or ``noop``.",
     ),
     cfg.ListOpt(
         "propagators",

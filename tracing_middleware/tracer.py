@@ -223,6 +223,10 @@ class Tracing:
     def is_recording(self, span: opentracing.Span) -> bool:
         return self.plugin.is_recording(span)
 
+    def set_tags(self, span: opentracing.Span, tags: Mapping[str, Any]) -> None:
+        """``set_tag`` for each item, in one call where the engine can do it at once."""
+        self.plugin.set_tags(span, tags)
+
     def set_error(self, span: opentracing.Span, exc: BaseException | None = None,
                   description: str | None = None) -> None:
         with _guard.guarded("set_error"):

@@ -109,7 +109,10 @@ def _build_problems(settings: Any) -> list[str]:
     for url in settings.exporters:
         if url.scheme == "otlp+grpc":
             try:
-                import opentelemetry.exporter.otlp.proto.grpc  # noqa: F401
+                if settings.tracer == "opentelemetry-sdk":
+                    import opentelemetry.exporter.otlp.proto.grpc  # noqa: F401
+                else:
+                    import grpc  # noqa: F401
             except ImportError:
                 problems.append(f"[tracing] exporters = {url.display!r} needs "
                                 "pip install 'os-tracing[grpc]'")

@@ -104,7 +104,12 @@ _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 #: Encoded ``KeyValue.key`` prefixes: attribute keys repeat (``http.request.method``...).
 _key_cache: dict[str, bytes] = {}
-_KEY_CACHE_MAX = 4096
+#: Whole encoded attribute fields (tag, length and ``KeyValue``) for ints and short
+#: strings, which repeat even more (``GET``, a host, a route, 200); one cache per field
+#: tag, each bounded and emptied when full.
+_kv_caches: dict[bytes, dict[tuple[Any, ...], bytes]] = {}
+_CACHE_MAX = 4096
+_CACHED_VALUE_MAX = 64
 
 
 class EncodableSpan(Protocol):
@@ -131,7 +136,7 @@ class EncodableSpan(Protocol):
 def _key(key: str) -> bytes:
     encoded = _key_cache.get(key)
     if encoded is None:
-        if len(_key_cache) >= _KEY_CACHE_MAX:
+        if len(_key_cache) >= _CACHE_MAX:
             _key_cache.clear()
         raw = key.encode("utf-8", "replace")
         encoded = _key_cache[key] = _KV_KEY + _len(len(raw)) + raw
@@ -160,11 +165,28 @@ def _any_value(value: Any) -> bytes:
     return _any_value(str(value))
 
 
+def _item(tag: bytes, key: str, value: Any) -> bytes:
+    kv = _key(key) + _field(_KV_VALUE, _any_value(value))
+    return tag + _len(len(kv)) + kv
+
+
 def _attributes(tag: bytes, attributes: Mapping[str, Any]) -> bytes:
+    cache = _kv_caches.setdefault(tag, {})
     parts = []
     for key, value in attributes.items():
-        kv = _key(key) + _field(_KV_VALUE, _any_value(value))
-        parts.append(tag + _len(len(kv)) + kv)
+        kind = type(value)
+        if kind is int or (kind is str and len(value) <= _CACHED_VALUE_MAX):
+            # (key, 1, 0) never equals a string entry (key, "1"); bools are not cached,
+            # so True (== 1) cannot hit an int entry.
+            cache_key = (key, value) if kind is str else (key, value, 0)
+            item = cache.get(cache_key)
+            if item is None:
+                if len(cache) >= _CACHE_MAX:
+                    cache.clear()
+                item = cache[cache_key] = _item(tag, key, value)
+        else:
+            item = _item(tag, key, value)
+        parts.append(item)
     return b"".join(parts)
 
 

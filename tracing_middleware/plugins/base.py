@@ -64,6 +64,11 @@ class TracerPlugin(abc.ABC):
                   description: str | None = None) -> None:
         """Mark ``span`` failed; record ``exc`` as an ``exception`` event when given."""
 
+    def set_tags(self, span: opentracing.Span, tags: Mapping[str, Any]) -> None:
+        """Tag ``span`` with every item; engines override this with a bulk update."""
+        for key, value in tags.items():
+            span.set_tag(key, value)
+
     def force_flush(self, timeout_s: float = 10.0) -> bool:
         return True
 

@@ -78,6 +78,22 @@ def _clean(value: Any) -> Any:
     return text[:MAX_VALUE_LENGTH]
 
 
+def _cleaned(tags: Mapping[str, Any]) -> dict[str, Any]:
+    cleaned = {}
+    for key, value in tags.items():
+        kind = type(value)
+        if kind is str:
+            cleaned[key] = value if len(value) <= MAX_VALUE_LENGTH else \
+                value[:MAX_VALUE_LENGTH]
+        elif kind in _SCALARS:
+            cleaned[key] = value
+        else:
+            value = _clean(value)
+            if value is not None:
+                cleaned[key] = value
+    return cleaned
+
+
 class NativeContext(opentracing.SpanContext):
     """Ids, the sampling decision, W3C ``tracestate`` members and baggage."""
 
@@ -379,11 +395,8 @@ class NativePlugin(TracerPlugin):
     def start_span(self, name: str, *, parent: SpanContext | opentracing.SpanContext | None,
                    kind: str | None = None, tags: Mapping[str, Any] | None = None,
                    start_time: float | None = None) -> opentracing.Span:
-        if tags:
-            attributes = {k: v if type(v) in _SCALARS and type(v) is not str else _clean(v)
-                          for k, v in tags.items() if k != "span.kind"}
-        else:
-            attributes = {}
+        attributes = _cleaned(tags) if tags else {}
+        attributes.pop("span.kind", None)
         if isinstance(parent, opentracing.Span):
             parent = parent.context
         baggage: Mapping[str, str] | None = None
@@ -413,6 +426,16 @@ class NativePlugin(TracerPlugin):
         start_ns = int(start_time * 1e9) if start_time is not None else time.time_ns()
         return NativeSpan(self._tracer, context, self._emit, name, parent_id, remote,
                           _KIND_CODES.get(kind, 1), start_ns, attributes)
+
+    def set_tags(self, span: opentracing.Span, tags: Mapping[str, Any]) -> None:
+        if type(span) is not NativeSpan:
+            return  # unsampled spans record nothing
+        if span.end_ns or "span.kind" in tags or "error" in tags or \
+                len(span.attributes) + len(tags) > MAX_ATTRIBUTES:
+            for key, value in tags.items():  # the careful path, item by item
+                span.set_tag(key, value)
+            return
+        span.attributes.update(_cleaned(tags))
 
     def span_context_of(self, span: opentracing.Span | opentracing.SpanContext
                         ) -> SpanContext | None:

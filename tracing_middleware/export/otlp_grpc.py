@@ -25,7 +25,7 @@ def _identity(value: bytes) -> bytes:
 
 
 class OTLPGrpcSender:
-    def __init__(self, target: str, timeout_s: float, secure: bool = False,
+    def __init__(self, target: str, timeout_s: float,
                  environ: Mapping[str, str] | None = None) -> None:
         try:
             import grpc
@@ -33,15 +33,9 @@ class OTLPGrpcSender:
             raise ValueError("[tracing] exporters = otlp+grpc://... needs grpcio: "
                              "pip install 'os-tracing[grpc]'") from exc
         self._grpc: Any = grpc
-        if secure:
-            cafile = otlp_env("CERTIFICATE", environ)
-            roots = None
-            if cafile:
-                with open(cafile, "rb") as f:
-                    roots = f.read()
-            self._channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(roots))
-        else:
-            self._channel = grpc.insecure_channel(target)
+        # Plain gRPC, as the SDK engine's exporter is configured: collectors usually
+        # listen on loopback or inside the cluster network.
+        self._channel = grpc.insecure_channel(target)
         self._call = self._channel.unary_unary(METHOD, request_serializer=_identity,
                                                response_deserializer=_identity)
         self._metadata = tuple((k.lower(), v) for k, v in

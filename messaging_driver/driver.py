@@ -11,7 +11,7 @@ CONSUMER span made current in the executor thread for exactly one message.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import oslo_messaging
@@ -22,7 +22,6 @@ from messaging_driver import envelope
 from messaging_driver.compat import register_oslo_messaging_opts
 from messaging_driver.incoming import TracedListener
 from tracing_middleware import _guard, tracer
-from tracing_middleware.spancontext import Propagated
 
 __all__ = ["TracedDriver"]
 
@@ -46,9 +45,11 @@ def _inner_url(url: oslo_messaging.TransportURL) -> oslo_messaging.TransportURL:
 def _without_hmac_key(ctxt: Any) -> Any:
     """osprofiler serializers put the HMAC key in ``trace_info``; it never goes on the bus
     through us (the trace continues through our envelope instead)."""
-    if isinstance(ctxt, Mapping):
+    # isinstance(x, dict) first: the ABC check alone costs more than the rest of an
+    # untraced send (issue 11).
+    if isinstance(ctxt, dict) or isinstance(ctxt, Mapping):
         info = ctxt.get("trace_info")
-        if isinstance(info, Mapping) and "hmac_key" in info:
+        if info is not None and isinstance(info, Mapping) and "hmac_key" in info:
             ctxt = dict(ctxt)
             ctxt["trace_info"] = {k: v for k, v in info.items() if k != "hmac_key"}
     return ctxt
@@ -87,58 +88,98 @@ class TracedDriver(base.BaseDriver):
         self.inner.cleanup()
 
     # -- sending ------------------------------------------------------------------------
+    #
+    # With no active span (the common case: most RPC is sent outside any trace) a send
+    # costs one context-variable read and the hmac_key check, then goes straight to the
+    # inner driver: no span, no envelope, no copy of the message (issue 11).
 
-    def _outgoing(self, kind: str, name: str, tags: dict[str, Any], ctxt: Any
-                  ) -> tuple[Any, dict[str, str]]:
-        """(span or None, headers). No active trace: nothing at all. Unsampled: the
-        context only, so the decision travels, and no span object."""
+    def _active_span(self) -> Any:
         tracing = self._tracing
-        headers: dict[str, str] = {}
         if tracing is None:
-            return None, headers
-        active = tracing.active_span()
-        if active is None:
-            return None, headers
-        if not tracing.is_recording(active):
-            tracing.inject(headers, span=active)
-            return None, headers
-        request_id = ctxt.get("request_id") if isinstance(ctxt, Mapping) else None
-        if isinstance(request_id, str):
-            tags["openstack.request_id"] = request_id[:128]
-        span = tracing.start_span(name, kind=kind, tags=tags)
-        tracing.inject(headers, span=span)
-        return span, headers
+            return None
+        try:
+            return tracing.active_span()
+        except Exception:
+            _guard.swallow("reading the active span")
+            return None
+
+    def _outgoing(self, active: Any, ctxt: Any, message: Any,
+                  describe: Callable[..., tuple[str, str, dict[str, Any]]], *args: Any
+                  ) -> tuple[Any, Any]:
+        """(span or None, message to send) for a send inside ``active``.
+
+        Unsampled: no span object, only the context travels, so the decision does too.
+        ``describe(*args)`` -> (kind, name, tags) runs only for a span that records. A
+        failure here costs the span or the envelope, never the send.
+        """
+        tracing = self._tracing
+        span = None
+        try:
+            if tracing.is_recording(active):
+                kind, name, tags = describe(*args)
+                request_id = ctxt.get("request_id") if isinstance(ctxt, Mapping) else None
+                if isinstance(request_id, str):
+                    tags["openstack.request_id"] = request_id[:128]
+                span = tracing.start_span(name, parent=active, kind=kind, tags=tags)
+            headers: dict[str, str] = {}
+            tracing.inject(headers, span=span if span is not None else active)
+            if headers and (isinstance(message, dict) or isinstance(message, Mapping)):
+                message = envelope.with_envelope(message, headers)
+        except Exception:
+            _guard.swallow("starting a messaging span")
+        return span, message
+
+    def _rpc_span(self, target: Any, message: Any, wait_for_reply: Any
+                  ) -> tuple[str, str, dict[str, Any]]:
+        method = message.get("method", "") if isinstance(message, Mapping) else ""
+        service = target.namespace or target.topic or ""
+        kind = "client" if wait_for_reply else "producer"
+        tags: dict[str, Any] = {
+            "span.kind": kind, "rpc.system": "oslo_messaging", "rpc.service": service,
+            "rpc.method": method, "messaging.system": self.system,
+            "messaging.destination.name": target.topic or "",
+            "messaging.operation.type": "send"}
+        if target.fanout:
+            tags["oslo_messaging.fanout"] = True
+        if target.server:
+            tags["oslo_messaging.server"] = target.server
+        return kind, f"{service}/{method}", tags
+
+    def _notification_span(self, target: Any, message: Any
+                           ) -> tuple[str, str, dict[str, Any]]:
+        topic = target.topic or ""
+        tags: dict[str, Any] = {"span.kind": "producer", "messaging.system": self.system,
+                                "messaging.destination.name": topic,
+                                "messaging.operation.type": "send"}
+        if isinstance(message, Mapping):
+            if isinstance(message.get("event_type"), str):
+                tags["openstack.event_type"] = message["event_type"][:256]
+            if isinstance(message.get("message_id"), str):
+                tags["messaging.message.id"] = message["message_id"]
+        return "producer", f"send {topic}", tags
 
     def _finish(self, span: Any, exc: BaseException | None) -> None:
-        if span is None:
-            return
-        with _guard.guarded("ending a messaging span"):
+        try:
             if exc is not None and self._tracing is not None:
                 self._tracing.set_error(span, exc)
                 span.set_tag("error.type", type(exc).__qualname__)
             span.finish()
+        except Exception:
+            _guard.swallow("ending a messaging span")
 
     def send(self, target: Any, ctxt: Any, message: Any, wait_for_reply: bool | None = None,
              timeout: float | None = None, call_monitor_timeout: float | None = None,
              retry: int | None = None, transport_options: Any = None) -> Any:
         ctxt = _without_hmac_key(ctxt)
-        span, headers = None, {}
-        with _guard.guarded("starting an RPC span"):
-            method = message.get("method", "") if isinstance(message, Mapping) else ""
-            service = target.namespace or target.topic or ""
-            tags = {"span.kind": "client" if wait_for_reply else "producer",
-                    "rpc.system": "oslo_messaging", "rpc.service": service,
-                    "rpc.method": method, "messaging.system": self.system,
-                    "messaging.destination.name": target.topic or "",
-                    "messaging.operation.type": "send"}
-            if target.fanout:
-                tags["oslo_messaging.fanout"] = True
-            if target.server:
-                tags["oslo_messaging.server"] = target.server
-            span, headers = self._outgoing("client" if wait_for_reply else "producer",
-                                           f"{service}/{method}", tags, ctxt)
-        if headers:
-            message = envelope.with_envelope(message, headers)
+        active = self._active_span()
+        span = None
+        if active is not None:
+            span, message = self._outgoing(active, ctxt, message, self._rpc_span, target,
+                                           message, wait_for_reply)
+        if span is None:
+            return self.inner.send(target, ctxt, message, wait_for_reply=wait_for_reply,
+                                   timeout=timeout, call_monitor_timeout=call_monitor_timeout,
+                                   retry=retry, transport_options=transport_options)
         try:
             result = self.inner.send(target, ctxt, message, wait_for_reply=wait_for_reply,
                                      timeout=timeout, call_monitor_timeout=call_monitor_timeout,
@@ -152,20 +193,13 @@ class TracedDriver(base.BaseDriver):
     def send_notification(self, target: Any, ctxt: Any, message: Any, version: Any,
                           retry: int | None = None) -> Any:
         ctxt = _without_hmac_key(ctxt)
-        span, headers = None, {}
-        with _guard.guarded("starting a notification span"):
-            topic = target.topic or ""
-            tags = {"span.kind": "producer", "messaging.system": self.system,
-                    "messaging.destination.name": topic,
-                    "messaging.operation.type": "send"}
-            if isinstance(message, Mapping):
-                if isinstance(message.get("event_type"), str):
-                    tags["openstack.event_type"] = message["event_type"][:256]
-                if isinstance(message.get("message_id"), str):
-                    tags["messaging.message.id"] = message["message_id"]
-            span, headers = self._outgoing("producer", f"send {topic}", tags, ctxt)
-        if headers:
-            message = envelope.with_envelope(message, headers)
+        active = self._active_span()
+        span = None
+        if active is not None:
+            span, message = self._outgoing(active, ctxt, message, self._notification_span,
+                                           target, message)
+        if span is None:
+            return self.inner.send_notification(target, ctxt, message, version, retry)
         try:
             result = self.inner.send_notification(target, ctxt, message, version, retry)
         except BaseException as exc:
@@ -192,16 +226,3 @@ class TracedDriver(base.BaseDriver):
         return TracedListener(listener, self._tracing, rpc=False, system=self.system,
                               topic="", service="")
 
-
-def _propagated_from(tracing: Any, headers: dict[str, str] | None, ctxt: Any) -> Propagated:
-    """The sender's context: our envelope, else an osprofiler ``trace_info`` we trust."""
-    if headers:
-        return tracing.extract(headers)
-    if isinstance(ctxt, Mapping) and "trace_info" in ctxt:
-        from tracing_middleware.propagation.osprofiler import trace_info_to_span_context
-
-        context = trace_info_to_span_context(ctxt.get("trace_info"),
-                                             tracing.settings.hmac_keys)
-        if context is not None:
-            return Propagated(context)
-    return Propagated()

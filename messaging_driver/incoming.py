@@ -9,11 +9,16 @@ dispatcher reads ``ctxt``/``message``) and ends with ``acknowledge()`` or ``requ
 The wrapper starts and activates the span at the first of those calls and ends it,
 restoring the thread's previous context, at the last — so the endpoint's own HTTP, RPC
 and database calls are children, and the next message on the same thread starts clean.
+
+A message with nothing to continue is handed to the server as the inner driver made it,
+without a proxy, whenever that cannot let a span leak into it (see
+:meth:`TracedListener.wrap`): the common untraced message costs a ``dict.pop`` (issue 11).
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,12 +26,22 @@ from oslo_messaging._drivers import base
 
 from messaging_driver import envelope
 from tracing_middleware import _guard
+from tracing_middleware.propagation.osprofiler import trace_info_to_span_context
+from tracing_middleware.spancontext import EMPTY, Propagated
 
 __all__ = ["TracedIncoming", "TracedListener"]
 
 # A scope left open by a message whose server never called reply()/acknowledge() must not
 # leak into the next message handled by the same thread or greenthread.
 _open = threading.local()
+
+# A weak reference to every TracedIncoming from its creation (in the listener's thread)
+# until its span ends or it turns out to have none. While this is empty no executor thread
+# holds a receive scope or will open one for a message already handed over, so the next
+# message may skip the proxy (whose first job is to close such a leftover). Weak: a message
+# the server drops unprocessed never opens a scope and must not keep every later message
+# on the slow path. A plain set, not a WeakSet: ``not _unfinished`` is then one C call.
+_unfinished: set[weakref.ref[TracedIncoming]] = set()
 
 
 def _expects_reply(inner: Any) -> bool:
@@ -37,15 +52,30 @@ def _expects_reply(inner: Any) -> bool:
     return bool(getattr(inner, "msg_id", None))
 
 
+def _propagated_from(tracing: Any, headers: dict[str, str] | None, ctxt: Any) -> Propagated:
+    """The sender's context: our envelope, else an osprofiler ``trace_info`` we trust."""
+    if headers:
+        return tracing.extract(headers)
+    if isinstance(ctxt, Mapping) and "trace_info" in ctxt:
+        context = trace_info_to_span_context(ctxt.get("trace_info"),
+                                             tracing.settings.hmac_keys)
+        if context is not None:
+            return Propagated(context)
+    return EMPTY
+
+
 class TracedIncoming:
     """Proxy of one ``IncomingMessage``; everything not overridden is delegated."""
 
-    def __init__(self, inner: Any, listener: TracedListener) -> None:
+    def __init__(self, inner: Any, listener: TracedListener,
+                 headers: dict[str, str] | None) -> None:
         self._inner = inner
         self._listener = listener
-        self._headers = envelope.pop_envelope(getattr(inner, "message", None))
+        self._headers = headers
         self._scope: Any = None
         self._started = False
+        self._ref = weakref.ref(self, _unfinished.discard)
+        _unfinished.add(self._ref)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -71,64 +101,77 @@ class TracedIncoming:
             return
         self._started = True
         leftover = getattr(_open, "incoming", None)
-        if leftover is not None and leftover is not self:
+        if leftover is not None:
             leftover._end(None)
-        with _guard.guarded("starting a receive span"):
-            listener = self._listener
-            tracing = listener.tracing
-            from messaging_driver.driver import _propagated_from
+        try:
+            self._scope = self._start()
+        except Exception:
+            _guard.swallow("starting a receive span")
+        if self._scope is None:
+            _unfinished.discard(self._ref)
+        else:
+            _open.incoming = self
 
-            inner = self._inner
-            message = inner.message if isinstance(inner.message, Mapping) else {}
-            ctxt = inner.ctxt
-            parent = _propagated_from(tracing, self._headers, ctxt)
-            if parent.span_context is None:
-                # NOTE(os-tracing): a message sent outside any trace is handled outside
-                # any trace; the edge continues traces, the API edge starts them.
-                return
-            tags: dict[str, Any] = {"messaging.system": listener.system,
-                                    "messaging.operation.type": "process"}
-            if listener.rpc:
-                method = message.get("method", "")
-                service = message.get("namespace") or listener.service or listener.topic
-                kind = "server" if _expects_reply(inner) else "consumer"
-                name = f"{service}/{method}"
-                tags.update({"rpc.system": "oslo_messaging", "rpc.service": service,
-                             "rpc.method": method,
-                             "messaging.destination.name": listener.topic})
-                msg_id = getattr(inner, "msg_id", None)
-                if isinstance(msg_id, str):
-                    tags["messaging.message.id"] = msg_id
-            else:
-                kind = "consumer"
-                event_type = message.get("event_type")
-                priority = message.get("priority", "")
-                name = f"process {priority}".strip()
-                if isinstance(event_type, str):
-                    tags["openstack.event_type"] = event_type[:256]
-                    name = f"process {event_type[:128]}"
-                if isinstance(message.get("message_id"), str):
-                    tags["messaging.message.id"] = message["message_id"]
-            request_id = ctxt.get("request_id") if isinstance(ctxt, Mapping) else None
+    def _start(self) -> Any:
+        """The activated scope of this message's span, or ``None`` when it has no trace."""
+        listener = self._listener
+        tracing = listener.tracing
+        inner = self._inner
+        ctxt = inner.ctxt
+        parent = _propagated_from(tracing, self._headers, ctxt)
+        if parent.span_context is None:
+            # NOTE(os-tracing): a message sent outside any trace is handled outside any
+            # trace; the edge continues traces, the API edge starts them.
+            return None
+        message = inner.message
+        if not (isinstance(message, dict) or isinstance(message, Mapping)):
+            message = {}
+        tags: dict[str, Any] = {"messaging.system": listener.system,
+                                "messaging.operation.type": "process"}
+        if listener.rpc:
+            method = message.get("method", "")
+            service = message.get("namespace") or listener.service or listener.topic
+            kind = "server" if _expects_reply(inner) else "consumer"
+            name = f"{service}/{method}"
+            tags.update({"rpc.system": "oslo_messaging", "rpc.service": service,
+                         "rpc.method": method,
+                         "messaging.destination.name": listener.topic})
+            msg_id = getattr(inner, "msg_id", None)
+            if isinstance(msg_id, str):
+                tags["messaging.message.id"] = msg_id
+        else:
+            kind = "consumer"
+            event_type = message.get("event_type")
+            priority = message.get("priority", "")
+            name = f"process {priority}".strip()
+            if isinstance(event_type, str):
+                tags["openstack.event_type"] = event_type[:256]
+                name = f"process {event_type[:128]}"
+            if isinstance(message.get("message_id"), str):
+                tags["messaging.message.id"] = message["message_id"]
+        if isinstance(ctxt, dict) or isinstance(ctxt, Mapping):
+            request_id = ctxt.get("request_id")
             if isinstance(request_id, str):
                 tags["openstack.request_id"] = request_id[:128]
-            tags["span.kind"] = kind
-            span = tracing.start_span(name, parent=parent, kind=kind, tags=tags)
-            self._scope = tracing.activate(span, finish_on_close=True)
-            _open.incoming = self
+        tags["span.kind"] = kind
+        span = tracing.start_span(name, parent=parent, kind=kind, tags=tags)
+        return tracing.activate(span, finish_on_close=True)
 
     def _end(self, failure: Any) -> None:
         scope, self._scope = self._scope, None
+        _unfinished.discard(self._ref)
         if getattr(_open, "incoming", None) is self:
             _open.incoming = None
         if scope is None:
             return
-        with _guard.guarded("ending a receive span"):
+        try:
             if failure is not None:
                 exc = failure[1] if isinstance(failure, tuple) else failure
                 if isinstance(exc, BaseException):
                     self._listener.tracing.set_error(scope.span, exc)
                     scope.span.set_tag("error.type", type(exc).__qualname__)
+        except Exception:
+            _guard.swallow("ending a receive span")
         scope.close()
 
     def acknowledge(self) -> Any:
@@ -161,7 +204,8 @@ class TracedIncoming:
 
 
 class TracedListener(base.Listener):
-    """Wraps the inner driver's listener; each incoming message gets a :class:`TracedIncoming`."""
+    """Wraps the inner driver's listener; strips the envelope from every message and
+    proxies those that may need a span."""
 
     def __init__(self, inner: Any, tracing: Any, *, rpc: bool, system: str, topic: str,
                  service: str) -> None:
@@ -172,12 +216,46 @@ class TracedListener(base.Listener):
         self.system = system
         self.topic = topic
         self.service = service
+        #: without hmac_keys no trace_info is trusted: not worth a look
+        self._trust_trace_info = bool(tracing.settings.hmac_keys)
+
+    def wrap(self, incoming: list[Any]) -> list[Any]:
+        """``incoming`` with the envelope removed, each message proxied only if needed.
+
+        A message goes unproxied when it has no envelope, no ``trace_info`` we could
+        trust, and no earlier message is still unfinished. The last condition is what
+        keeps a scope leaked by an earlier message (a server that never called
+        ``reply()``) out of it: a message that runs before it on the same thread or
+        greenthread was handed over before it, since oslo.messaging's executors (futurist's
+        thread and green pools) take work from one FIFO queue.
+        """
+        wrapped: list[Any] | None = None
+        for index, message in enumerate(incoming):
+            try:
+                headers = envelope.pop_envelope(getattr(message, "message", None))
+                if headers is None and not _unfinished and (
+                        not self._trust_trace_info or not self._has_trace_info(message)):
+                    continue
+            except Exception:
+                _guard.swallow("reading a message envelope")
+                headers = None
+            if wrapped is None:
+                wrapped = list(incoming)
+            wrapped[index] = TracedIncoming(message, self, headers)
+        return incoming if wrapped is None else wrapped
+
+    @staticmethod
+    def _has_trace_info(message: Any) -> bool:
+        """osprofiler's ``trace_info``, which continues a trace if signed with our key."""
+        ctxt = getattr(message, "ctxt", None)
+        return isinstance(ctxt, Mapping) and "trace_info" in ctxt
 
     def start(self, on_incoming_callback: Any) -> None:
         super().start(on_incoming_callback)
+        wrap = self.wrap
 
         def wrapped(incoming: list[Any]) -> Any:
-            return on_incoming_callback([TracedIncoming(m, self) for m in incoming])
+            return on_incoming_callback(wrap(incoming))
 
         self.inner.start(wrapped)
 

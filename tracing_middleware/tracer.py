@@ -153,12 +153,15 @@ class Tracing:
         span = span if span is not None else self.active_span()
         if span is None:
             return
-        with _guard.guarded("inject"):
+        try:
             neutral = self.plugin.span_context_of(span)
             if neutral is None:
                 return
-            baggage = getattr(span.context, "baggage", None) or {}
-            self.propagator.inject(carrier, Propagated(neutral, dict(baggage)), setter)
+            baggage = getattr(span.context, "baggage", None)
+            propagated = Propagated(neutral, dict(baggage)) if baggage else Propagated(neutral)
+            self.propagator.inject(carrier, propagated, setter)
+        except Exception:  # a plain try: this runs for every outgoing call and message
+            _guard.swallow("inject")
 
     def should_propagate(self, host: str | None) -> bool:
         """``propagation_targets``: may trace headers be sent to ``host``?"""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import queue
 import socket
 import uuid
+from collections.abc import Callable
 
+import kombu
 import oslo_messaging
 import pytest
 from oslo_config import cfg
@@ -351,7 +354,6 @@ def test_trace_info_from_osprofiler_serializer_continues_the_trace(store_url):
 
 
 
-
 @pytest.mark.parametrize("base", ["fake://", pytest.param(RABBIT, marks=pytest.mark.rabbit)])
 def test_eventlet_executor_in_a_subprocess(base):
     """Under eventlet.monkey_patch() and the eventlet executor each call sees its own trace."""
@@ -408,3 +410,84 @@ def test_endpoint_fanning_out_to_a_futurist_pool(store_url):
     pieces = [s for (name, _), s in spans.items() if name.startswith("piece-")]
     assert len(pieces) == 3
     assert all(p.parent_span_id == server.span_id for p in pieces)
+
+
+def _on_the_wire(bus: Bus, transport: oslo_messaging.Transport, topic: str,
+                 cast: Callable[[], None]) -> dict:
+    """The message dict of one cast to ``topic`` (no server listening), as the bus holds it."""
+    if bus.base.startswith("fake"):
+        cast()
+        exchange = _fake_driver(transport)._exchange_manager.get_exchange(None)
+        [(_, message, _, _)] = exchange._topic_queues[(topic, None)]
+        return json.loads(json.dumps(message))
+    with kombu.Connection("amqp://guest:guest@127.0.0.1:5672//") as connection:
+        copy = kombu.Queue(f"{topic}-copy", kombu.Exchange("openstack", type="topic",
+                                                           durable=False),
+                           routing_key=topic, auto_delete=True)
+        with connection.SimpleQueue(copy) as bound:
+            cast()
+            received = bound.get(block=True, timeout=30)
+            received.ack()
+    return json.loads(json.loads(received.body)["oslo.message"])
+
+
+@pytest.mark.parametrize("active", ["no span", "unsampled span"])
+def test_unsampled_cast_on_the_wire(bus, store_url, active):
+    """Outside any trace a cast carries no ``_os_trace`` key on the bus; inside an unsampled
+    one it carries that context flagged unsampled (the decision travels) and records nothing."""
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    transport = bus.transport(make_conf("svc", store_url, sampler="always_off"))
+    client = oslo_messaging.get_rpc_client(transport, oslo_messaging.Target(topic=topic))
+    tracing = tracer.get_tracing()
+    root = tracing.start_span("root", parent=None)
+    assert not tracing.is_recording(root)
+
+    def cast() -> None:
+        if active == "no span":
+            client.cast({"request_id": "req-1"}, "usage", count=1)
+            return
+        with tracing.activate(root, finish_on_close=True):
+            client.cast({"request_id": "req-1"}, "usage", count=1)
+
+    message = _on_the_wire(bus, transport, topic, cast)
+    assert message["method"] == "usage" and message["args"] == {"count": 1}
+    if active == "no span":
+        assert envelope.KEY not in message
+    else:
+        _, trace_id, _, flags = message[envelope.KEY]["traceparent"].split("-")
+        assert trace_id == tracing.span_context_of(root).trace_id_hex
+        assert flags == "00"
+    assert _spans(store_url) == {}
+
+
+class _Escapes(BaseException):
+    """Not an ``Exception``: oslo.messaging's server lets it through without ``reply()``."""
+
+
+class LeakyWorker(Worker):
+    def leak(self, ctxt):
+        self._report(ctxt, "leak")
+        raise _Escapes("the server never gets to reply()")
+
+
+def test_scope_leaked_by_a_message_never_reaches_the_next(bus, store_url):
+    """A traced cast whose server never calls ``reply()`` leaves its scope open in the one
+    worker thread; the next, untraced, cast there still runs outside any trace, and the
+    leaked span is ended rather than lost."""
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    transport = bus.transport(make_conf("svc", store_url))  # one executor thread
+    worker = LeakyWorker()
+    bus.serve(oslo_messaging.get_rpc_server(
+        transport, oslo_messaging.Target(topic=topic, server="w1"), [worker],
+        executor="threading"))
+    client = oslo_messaging.get_rpc_client(transport, oslo_messaging.Target(topic=topic))
+    tracing = tracer.get_tracing()
+    root = tracing.start_span("root", parent=None)
+    with tracing.activate(root, finish_on_close=True):
+        client.cast({}, "leak")
+    client.cast({}, "usage", count=1)
+    name, _, leaked = worker.seen.get(timeout=30)
+    assert name == "leak" and leaked.trace_id == tracing.span_context_of(root).trace_id
+    name, _, context = worker.seen.get(timeout=30)
+    assert name == "usage" and context is None
+    assert (f"{topic}/leak", "consumer") in _spans(store_url)

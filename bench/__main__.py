@@ -1,9 +1,10 @@
-"""``python -m bench [--quick] [--output FILE] [--cases wsgi,rpc,span,memory,http]``.
+"""``python -m bench [--quick] [--output FILE] [--cases wsgi,span,rpc,memory,http]``.
 
-Runs every case, prints one table per case (median µs of CPU per operation, spread, and
-the ratio to the untraced baseline and to os-tracing), and writes all figures as JSON.
-CPU time is process-wide, so background export threads are charged to the variant that
-created their work; the OTLP sink runs in another process and is not charged.
+Runs every case against one local collector, prints one table per case (median and
+spread over interleaved rounds, the ratio to the untraced baseline and to os-tracing) and
+writes all figures as JSON. In-process cases measure CPU time, process-wide, so work a
+tracer hands to its own background threads is charged to it; the collector runs in
+another process and is not charged. ``--quick`` finishes in under a minute on 2 CPUs.
 """
 
 from __future__ import annotations
@@ -15,30 +16,21 @@ import json
 import os
 import platform
 import socket
-import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
-from bench import apps, peers
-from bench.harness import Result, Variant, measure
+from bench import apps, peers, receiver
+from bench.harness import NOTES, Result, Variant, measure, note
+from bench.receiver import Sink
 
 CASES = ("wsgi", "span", "rpc", "memory", "http")
-
-
-@contextlib.contextmanager
-def sink() -> Iterator[int]:
-    """An OTLP/HTTP sink (and plain JSON GET endpoint) in a separate process."""
-    proc = subprocess.Popen([sys.executable, "-m", "bench.receiver"],
-                            stdout=subprocess.PIPE, text=True,
-                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    try:
-        port = int(proc.stdout.readline())  # type: ignore[union-attr]
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)
+#: Rows every other row of a case is divided by ("x baseline").
+BASELINES = ("untraced", "plain driver")
+#: Units for which a ratio means nothing (a share, a count that may be 0).
+NO_RATIO_UNITS = frozenset({"%", "spans"})
 
 
 def _environ(extra: dict[str, str] | None = None) -> dict[str, Any]:
@@ -50,10 +42,11 @@ def _environ(extra: dict[str, str] | None = None) -> dict[str, Any]:
     return environ
 
 
-def _wsgi_op(app: Any, extra: dict[str, str] | None = None) -> Any:
+def _wsgi_op(app: Any, extra: dict[str, str] | None = None) -> Callable[[], None]:
     template = _environ(extra)
 
-    def start_response(status: str, headers: list, exc_info: Any = None) -> None:
+    def start_response(status: str, headers: list[tuple[str, str]],
+                       exc_info: Any = None) -> None:
         return None
 
     def op() -> None:
@@ -66,239 +59,250 @@ def _wsgi_op(app: Any, extra: dict[str, str] | None = None) -> Any:
     return op
 
 
-def case_wsgi(port: int, quick: bool) -> list[Result]:
+def case_wsgi(sink: Sink, quick: bool) -> list[Result]:
+    """Case 1: one WSGI request through each middleware, in process.
+
+    Each middleware exports as configured by default (batches of 512: some export
+    happens inside a round, alike for all); after each round, outside the timing, every
+    queue is flushed, so no round inherits another's spans and no queue (2048 by default
+    for all) overflows: a round offers at most 2000 spans.
+    """
     from tracing_middleware import tracer
 
-    otlp = f"otlp+http://127.0.0.1:{port}"
-    url = f"http://127.0.0.1:{port}/v1/traces"
+    otlp, url, port = sink.otlp, sink.traces_url, sink.http_port
     signed = peers.osprofiler_signed_headers()
     results: list[Result] = []
     ops, rounds = (200, 3) if quick else (2000, 15)
-    for label, app in (("bare", apps.bare_app), ("json", apps.json_app)):
-        variants = [
-            Variant("untraced", lambda app=app: _wsgi_op(app)),
-            Variant("os-tracing unsampled", lambda app=app: _wsgi_op(
-                peers.os_tracing_filter(app, otlp, sampled=False))),
-            Variant("os-tracing 100%", lambda app=app: _wsgi_op(
-                peers.os_tracing_filter(app, otlp, sampled=True))),
-            Variant("osprofiler unsigned", lambda app=app: _wsgi_op(
-                peers.osprofiler_filter(app, port))),
-            Variant("osprofiler signed", lambda app=app: _wsgi_op(
-                peers.osprofiler_filter(app, port), signed)),
-            Variant("otel-wsgi unsampled", lambda app=app: _wsgi_op(
-                peers.otel_filter(app, url, sampled=False))),
-            Variant("otel-wsgi 100%", lambda app=app: _wsgi_op(
-                peers.otel_filter(app, url, sampled=True))),
+
+    drops = peers.SdkDropCounter()
+
+    def flushed(name: str) -> Callable[[], None]:
+        seen = [drops.count]
+
+        def teardown() -> None:
+            peers.flush_all()
+            if drops.count > seen[0]:
+                note(f"wsgi {name}: the SDK's queue overflowed (spans dropped)")
+            seen[0] = drops.count
+        return teardown
+
+    def variant(name: str, make: Callable[[], Any], extra: dict[str, str] | None = None
+                ) -> Variant:
+        """``make`` wraps the app, at each round, outside the timing."""
+        return Variant(name, lambda: _wsgi_op(make(), extra), teardown=flushed(name))
+
+    def variants_for(app: Any) -> list[Variant]:
+        return [
+            variant("untraced", lambda: app),
+            variant("os-tracing unsampled",
+                    lambda: peers.os_tracing_filter(app, otlp, sampled=False)),
+            variant("os-tracing 100%",
+                    lambda: peers.os_tracing_filter(app, otlp, sampled=True)),
+            variant("osprofiler unsigned", lambda: peers.osprofiler_filter(app, port)),
+            variant("osprofiler signed", lambda: peers.osprofiler_filter(app, port),
+                    signed),
+            variant("otel-wsgi unsampled", lambda: peers.otel_filter(app, url, False)),
+            variant("otel-wsgi 100%", lambda: peers.otel_filter(app, url, True)),
         ]
-        results += measure(f"wsgi request ({label} app)", variants, ops, rounds)
-    calling = apps.make_calling_app(f"http://127.0.0.1:{port}/")
-    variants = [
-        Variant("untraced", lambda: _wsgi_op(calling)),
-        Variant("os-tracing 100%", lambda: _wsgi_op(peers.os_tracing_filter(
-            calling, otlp, sampled=True, integrations="requests"))),
-        Variant("otel-wsgi 100%", lambda: _wsgi_op(peers.otel_filter(calling, url, True))),
-    ]
-    results += measure("wsgi request + one outgoing requests call", variants,
-                       ops // 10, rounds)
+
+    with drops:
+        for label, app in (("bare", apps.bare_app), ("json", apps.json_app)):
+            results += measure(f"wsgi request ({label} app)", variants_for(app), ops,
+                               rounds)
+        calling = apps.make_calling_app(f"http://127.0.0.1:{port}/")
+        variants = [
+            variant("untraced", lambda: calling),
+            variant("os-tracing 100%", lambda: peers.os_tracing_filter(
+                calling, otlp, sampled=True, integrations="requests")),
+            variant("otel-wsgi 100%", lambda: peers.otel_filter(calling, url, True)),
+        ]
+        results += measure("wsgi request + one outgoing requests call", variants,
+                           ops // 10, rounds)
     tracer.reset()
     return results
 
 
-def case_span(port: int, quick: bool) -> list[Result]:
+def case_span(sink: Sink, quick: bool) -> list[Result]:
+    """Case 4: µs per span started and finished, and per span exported."""
+    from bench import spans
+
+    return spans.case_span(sink, quick)
+
+
+#: (row, traced+ driver, what is active when the client sends)
+_RPC_VARIANTS = (("plain driver", False, None),
+                 ("traced+ no active span", True, None),
+                 ("traced+ unsampled", True, False),
+                 ("traced+ sampled", True, True))
+
+
+def case_rpc(sink: Sink, quick: bool) -> list[Result]:
+    """Case 3: one RPC call or cast through the plain and the ``traced+`` driver.
+
+    ``traced+ no active span`` is the common case in a service: tracing configured, a
+    periodic task or an unsampled path casting with no span active. ``unsampled`` and
+    ``sampled`` send from inside an active (un)sampled request span.
+
+    RabbitMQ when it answers on 127.0.0.1:5672. The in-process fake bus polls every
+    50 ms, so each of its operations takes ~50 ms of wall time, and the idle polling of
+    the servers alive at the time is charged to every variant alike: it runs in full
+    mode, or in quick mode only (with a few operations) when RabbitMQ is not there.
+    """
     from tracing_middleware import tracer
 
-    otlp = f"otlp+http://127.0.0.1:{port}"
-    ours = peers.os_tracing(otlp, sampled=True)
-    otel = peers.otel_tracer(f"http://127.0.0.1:{port}/v1/traces")
-    agent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    agent.bind(("127.0.0.1", 0))
-    jaeger = peers.jaeger_tracer(agent.getsockname()[1])
-    osprofiler_traced = peers.osprofiler_trace(port)
-
-    def osprofiler_op() -> Any:
-        from osprofiler import profiler
-
-        profiler.clean()
-        profiler.init(peers.OSPROFILER_KEY)
-        return osprofiler_traced
-
-    ops, rounds = (1000, 3) if quick else (20000, 15)
-    variants = [
-        Variant("os-tracing", lambda: lambda: ours.start_span("op", parent=None).finish()),
-        Variant("otel-sdk", lambda: lambda: otel.start_span("op").end()),
-        Variant("jaeger-client", lambda: lambda: jaeger.start_span("op").finish()),
-        Variant("osprofiler @trace", osprofiler_op),
-    ]
-    try:
-        return measure("span start+finish+export", variants, ops, rounds)
-    finally:
-        tracer.reset()
-        jaeger.close()
-        agent.close()
-
-
-def case_rpc(port: int, quick: bool) -> list[Result]:
-    import threading
-
-    import oslo_messaging
-    from oslo_config import cfg
-
-    from tracing_middleware import tracer
-
+    rabbit = "rabbit://guest:guest@127.0.0.1:5672/"
+    urls = [] if quick else ["fake://"]
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", 5672), 1):
+        urls.append(rabbit)
+    if not urls:
+        urls.append("fake://")
     results: list[Result] = []
-    urls = ["fake://"]
-    if not quick:  # --quick stays under a minute: the in-process bus only
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", 5672), 1):
-            urls.append("rabbit://guest:guest@127.0.0.1:5672/")
     for base_url in urls:
         for kind in ("call", "cast"):
-            variants = []
-            for label, url, sampled in (("plain driver", base_url, None),
-                                        ("traced+ unsampled", "traced+" + base_url, False),
-                                        ("traced+ sampled", "traced+" + base_url, True)):
-                variants.append(_rpc_variant(label, url, sampled, kind, port,
-                                             oslo_messaging, cfg, threading))
-            ops = (50 if quick else 300) if "rabbit" in base_url else (50 if quick else 2000)
+            closing: list[threading.Thread] = []
+            variants = [_rpc_variant(label, ("traced+" if traced else "") + base_url, active,
+                                     kind, sink, closing)
+                        for label, traced, active in _RPC_VARIANTS]
+            if base_url == rabbit:
+                ops, warmup = (40, 1) if quick else (300, 1)
+            else:
+                ops, warmup = (5, 0) if quick else (50, 1)
             results += measure(f"rpc {kind} ({base_url.split(':')[0]})", variants, ops,
-                               1 if quick else 9, warmup=0 if quick else 1)
+                               3 if quick else 9, warmup=warmup)
+            for thread in closing:
+                thread.join(30)
+    peers.flush_all()
     tracer.reset()
     return results
 
 
-def _rpc_variant(label: str, url: str, sampled: bool | None, kind: str, port: int,
-                 oslo_messaging: Any, cfg: Any, threading: Any) -> Variant:
+def _rpc_conf(sink: Sink, sampled: bool) -> Any:
+    from oslo_config import cfg
+
+    from messaging_driver.compat import register_oslo_messaging_opts
+    from tracing_middleware import opts
+
+    conf = cfg.ConfigOpts()
+    conf([], project="bench")
+    opts.register_opts(conf)
+    register_oslo_messaging_opts(conf)
+    conf.set_override("exporters", [sink.otlp], group="tracing")
+    conf.set_override("sampler", "always_on" if sampled else "always_off", group="tracing")
+    conf.set_override("integrations", [], group="tracing")
+    conf.set_override("service_name", "bench", group="tracing")
+    return conf
+
+
+def _rpc_variant(label: str, url: str, active: bool | None, kind: str, sink: Sink,
+                 closing: list[threading.Thread]) -> Variant:
+    """Server, transport and client are built (and used once) at the first round and kept
+    for all, so a round measures calls, not connection set-up; the span is activated per
+    round. Stopping a server takes a poll interval: ``close`` does it in ``closing``."""
+    import oslo_messaging
+
+    from tracing_middleware import tracer
+
     state: dict[str, Any] = {}
+    done = threading.Semaphore(0)
 
     class Endpoint:
-        def __init__(self) -> None:
-            self.done = threading.Semaphore(0)
-
-        def ping(self, ctxt: dict, n: int) -> int:
-            self.done.release()
+        def ping(self, ctxt: dict[str, Any], n: int) -> int:
+            done.release()
             return n
 
-    def setup() -> Any:
-        conf = cfg.ConfigOpts()
-        conf([], project="bench")
-        from tracing_middleware import opts
-
-        opts.register_opts(conf)
-        from messaging_driver.compat import register_oslo_messaging_opts
-
-        register_oslo_messaging_opts(conf)
-        conf.set_override("exporters", [f"otlp+http://127.0.0.1:{port}"], group="tracing")
-        conf.set_override("sampler", "always_on" if sampled else "always_off",
-                          group="tracing")
-        conf.set_override("integrations", [], group="tracing")
+    def build() -> None:
+        conf = _rpc_conf(sink, bool(active))
         transport = oslo_messaging.get_rpc_transport(conf, url)
         topic = f"bench-{time.monotonic_ns()}"
-        endpoint = Endpoint()
         server = oslo_messaging.get_rpc_server(
-            transport, oslo_messaging.Target(topic=topic, server="s"), [endpoint],
-            executor="threading")
+            transport, oslo_messaging.Target(topic=topic, server="s"), [Endpoint()])
         server.start()
         client = oslo_messaging.get_rpc_client(transport, oslo_messaging.Target(topic=topic),
                                                timeout=30)
-        scope = None
-        if sampled is not None:
-            tracing = peers.os_tracing(f"otlp+http://127.0.0.1:{port}", sampled=sampled)
-            scope = tracing.activate(tracing.start_span("bench root", parent=None),
-                                     finish_on_close=True)
-        state.update(transport=transport, server=server, scope=scope)
+        # The engine the traced driver uses (same settings, so the same engine).
+        tracing = tracer.from_config(conf) if url.startswith("traced+") else None
+        state.update(transport=transport, server=server, client=client, tracing=tracing)
+        client.call({}, "ping", n=0)  # the reply queue and connections, before any timing
+        done.acquire(timeout=30)
+
+    def setup() -> Callable[[], None]:
+        if not state:
+            build()
+        tracing, client = state["tracing"], state["client"]
+        if active is not None and tracing is not None:
+            state["scope"] = tracing.activate(
+                tracing.start_span("bench request", parent=None, kind="server"),
+                finish_on_close=True)
 
         def op() -> None:
             if kind == "call":
                 client.call({}, "ping", n=1)
             else:
                 client.cast({}, "ping", n=1)
-                endpoint.done.acquire(timeout=30)
+                done.acquire(timeout=30)
         return op
 
     def teardown() -> None:
-        if state.get("scope") is not None:
-            state["scope"].close()
+        scope = state.pop("scope", None)
+        if scope is not None:
+            scope.close()
+
+    def stop() -> None:
         state["server"].stop()
         state["server"].wait()
         state["transport"].cleanup()
 
-    return Variant(label, setup, teardown)
+    def close() -> None:
+        if state:
+            closing.append(threading.Thread(target=stop, daemon=True))
+            closing[-1].start()
+
+    return Variant(label, setup, teardown=teardown, close=close)
 
 
-def case_memory(port: int, quick: bool) -> list[Result]:
-    """Bytes per queued span (collector down, nothing leaves) and peak RSS for 100k spans."""
-    code = r"""
-import json, resource, sys, tracemalloc
-which, count, dead = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-if which == "os-tracing":
-    from bench import peers
-    t = peers.os_tracing(f"otlp+http://127.0.0.1:{dead}", True, max_queue_size=str(count),
-                         export_interval_ms="3600000")
-    make = lambda: t.start_span("op", parent=None, tags={"k": "v"}).finish()
-else:
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    p = TracerProvider()
-    p.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(
-        endpoint=f"http://127.0.0.1:{dead}/v1/traces"), max_queue_size=count,
-        schedule_delay_millis=3600000, max_export_batch_size=count))
-    tr = p.get_tracer("b")
-    make = lambda: tr.start_span("op", attributes={"k": "v"}).end()
-for _ in range(100): make()
-tracemalloc.start()
-before = tracemalloc.get_traced_memory()[0]
-for _ in range(count): make()
-after = tracemalloc.get_traced_memory()[0]
-print(json.dumps({"per_span": (after - before) / count,
-                  "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
-"""
-    dead = socket.socket()
-    dead.bind(("127.0.0.1", 0))
-    dead_port = dead.getsockname()[1]
-    dead.close()
-    results = []
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for which in ("os-tracing", "otel-sdk"):
-        for count, unit in ((1000 if quick else 20000, "bytes/span"),):
-            out = subprocess.run([sys.executable, "-c", code, which, str(count), str(dead_port)],
-                                 capture_output=True, text=True, cwd=root, timeout=600)
-            if out.returncode:
-                print(out.stderr, file=sys.stderr)
-                continue
-            data = json.loads(out.stdout.strip().splitlines()[-1])
-            results.append(Result("memory per queued span", which, unit, data["per_span"],
-                                  data["per_span"], data["per_span"], 1, count))
-            results.append(Result("peak RSS, collector down", which, "KiB", data["rss_kb"],
-                                  data["rss_kb"], data["rss_kb"], 1, count))
-    return results
+def case_memory(sink: Sink, quick: bool) -> list[Result]:
+    """Case 5: bytes per queued span, peak RSS growth with the collector down."""
+    from bench import memory
+
+    return memory.case_memory(sink, quick)
 
 
-def case_http(port: int, quick: bool) -> list[Result]:
-    """Throughput over real HTTP with wrk (Debian package ``wrk``)."""
+def case_http(sink: Sink, quick: bool) -> list[Result]:
+    """Case 2: throughput and latency over real HTTP with wrk."""
     from bench import throughput
 
-    return throughput.run(port, quick)
+    return throughput.run(sink, quick)
+
+
+def _ratio(row: Result, reference: Result | None) -> str:
+    if (reference is None or reference.unit != row.unit or row.unit in NO_RATIO_UNITS
+            or not reference.median):
+        return "-"
+    return f"{row.median / reference.median:.2f}"
 
 
 def print_table(results: list[Result]) -> None:
+    """One table per case; ratios only between rows of the same unit."""
     by_case: dict[str, list[Result]] = {}
     for r in results:
         by_case.setdefault(r.case, []).append(r)
     for case, rows in by_case.items():
-        base = next((r for r in rows if r.variant in ("untraced", "plain driver")), None)
-        ours = next((r for r in rows if r.variant.startswith("os-tracing")), None)
-        print(f"\n{case}")
-        print(f"  {'variant':28} {'median':>12} {'spread':>10} {'x baseline':>11} "
-              f"{'x os-tracing':>13}")
+        base = next((r for r in rows if r.variant in BASELINES), None)
+        ours = next((r for r in rows if r.variant == "os-tracing"), None) or next(
+            (r for r in rows if r.variant.startswith("os-tracing")), None)
+        references = [f"{name} = {r.variant}" for name, r in
+                      (("baseline", base), ("os-tracing", ours)) if r is not None]
+        print(f"\n{case}" + (f"   [{', '.join(references)}]" if references else ""))
+        print(f"  {'variant':40} {'median':>12} {'unit':6} {'spread':>10} "
+              f"{'x baseline':>11} {'x os-tracing':>13}")
         for r in rows:
-            ratio = f"{r.median / base.median:.2f}" if base and base.median else "-"
-            vs = f"{r.median / ours.median:.2f}" if ours and ours.median else "-"
-            print(f"  {r.variant:28} {r.median:10.2f} {r.unit:>2}"
-                  f" {r.spread:9.2f} {ratio:>11} {vs:>13}")
+            print(f"  {r.variant:40} {r.median:12.2f} {r.unit:6} {r.spread:10.2f} "
+                  f"{_ratio(r, base):>11} {_ratio(r, ours):>13}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="finish in under a minute")
     parser.add_argument("--output", help="write all results as JSON here")
     parser.add_argument("--cases", default=",".join(CASES),
@@ -310,19 +314,27 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown cases: {', '.join(sorted(unknown))}")
     results: list[Result] = []
     started = time.time()
-    with sink() as port:
-        for case in cases:
-            results += globals()[f"case_{case}"](port, args.quick)
+    with receiver.running() as sink:
+        try:
+            for case in cases:
+                results += globals()[f"case_{case}"](sink, args.quick)
+        finally:
+            peers.shutdown_all()  # while the collector still answers
     print(f"os-tracing benchmarks, {platform.python_implementation()} "
           f"{platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs, "
           f"{time.strftime('%Y-%m-%d')}, {time.time() - started:.0f} s"
           + (" (quick)" if args.quick else ""))
     print_table(results)
+    if NOTES:
+        print("\nnotes:")
+        for message in NOTES:
+            print(f"  - {message}")
     if args.output:
         with open(args.output, "w") as f:
             json.dump({"date": time.strftime("%Y-%m-%d"), "quick": args.quick,
                        "python": platform.python_version(), "cpus": os.cpu_count(),
-                       "results": [r.to_json() for r in results]}, f, indent=2)
+                       "results": [r.to_json() for r in results], "notes": NOTES},
+                      f, indent=2)
     return 0
 
 

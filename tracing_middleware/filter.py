@@ -17,7 +17,6 @@ from oslo_middleware import base
 
 from tracing_middleware import _guard, opts, tracer
 from tracing_middleware.httputil import redact_query, route_template
-from tracing_middleware.propagation.base import environ_getter
 
 __all__ = ["TracingFilter"]
 
@@ -81,16 +80,28 @@ class TracingFilter(base.ConfigurableMiddleware):
         try:
             span = self._start_span(tracing, environ, path)
             scope = tracing.activate(span)
+            recording = self._traceresponse or tracing.is_recording(span)
         except Exception:
             _guard.swallow("starting the server span")
             return self.application(environ, start_response)
+        if not recording:
+            # Unsampled: the context is current while the app runs (so its calls carry
+            # the decision on) and nothing else is needed: no wrappers, nothing to end.
+            try:
+                return self.application(environ, start_response)
+            finally:
+                try:
+                    scope.close()
+                    span.finish()
+                except Exception:
+                    _guard.swallow("leaving an unsampled request")
         return self._call_traced(tracing, span, scope, environ, start_response)
 
     def _start_span(self, tracing: tracer.Tracing, environ: dict[str, Any],
                     path: str) -> opentracing.Span:
         method = environ.get("REQUEST_METHOD", "GET")
         route = route_template(path)
-        parent = tracing.extract(environ, environ_getter)
+        parent = tracing.extract_environ(environ)
         span = tracing.start_span(f"{method} {route}", parent=parent, kind="server")
         if tracing.is_recording(span):  # attributes only for spans that will be exported
             tracing.set_tags(span, self._attributes(environ, method, path, route))

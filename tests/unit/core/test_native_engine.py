@@ -182,3 +182,24 @@ def test_exporter_scheme_of_another_engine_is_refused_naming_the_option(tmp_path
     with pytest.raises(ConfigError, match=r"exporters = 'jaeger\+udp://127.0.0.1:6831'"):
         tracer.setup(load_settings(None, {"exporters": "jaeger+udp://127.0.0.1:6831",
                                           "integrations": ""}, environ={}))
+
+
+@pytest.mark.parametrize(("propagators", "environ", "baggage"), [
+    ("tracecontext,baggage", {"HTTP_BAGGAGE": "tenant=t1"}, {"tenant": "t1"}),
+    ("b3", {"HTTP_B3": "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1"}, {}),
+    ("jaeger", {"HTTP_UBERCTX_TENANT": "t1"}, {"tenant": "t1"}),
+])
+def test_environ_probe_never_hides_a_header_a_format_reads(tmp_path, propagators, environ,
+                                                           baggage):
+    """The no-trace-header shortcut in front of extraction finds every format's headers,
+    including Jaeger baggage-only headers whose names are open-ended."""
+    from tracing_middleware.spancontext import EMPTY
+
+    tracing = tracer.setup(load_settings(None, {
+        "exporters": f"sqlite:///{tmp_path}/t.db", "integrations": "",
+        "propagators": propagators}, environ={}))
+    assert tracing.extract_environ({"REQUEST_METHOD": "GET"}) is EMPTY
+    found = tracing.extract_environ({"REQUEST_METHOD": "GET", **environ})
+    assert dict(found.baggage) == baggage
+    if propagators == "b3":
+        assert found.span_context.trace_id_hex == "80f198ee56343ba864fe8b2a57d3eff7"

@@ -34,6 +34,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -265,7 +266,7 @@ class SpanStore:
                                isolation_level=None, check_same_thread=False)
         try:
             conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            self._enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             self._migrate(conn)
         except BaseException:
@@ -273,6 +274,19 @@ class SpanStore:
             raise
         self._conn = conn
         return conn
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """``journal_mode = WAL``, retried: SQLite answers "locked" at once, without its
+        busy handler, while another process is switching a new database to WAL too."""
+        deadline = time.monotonic() + self._busy_timeout_ms / 1000.0
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
 from collections.abc import Sequence
 from typing import IO
 
@@ -73,14 +71,10 @@ class ConsoleExporter(SpanExporter):
         self._out = out
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        from tracing_middleware.export.local import write_console
         from tracing_middleware.plugins.otel_convert import to_record
 
-        out = self._out or sys.stderr
-        for span in spans:
-            record = to_record(span)
-            line = dict(record.to_json(), trace_id=record.trace_id)
-            out.write(json.dumps(line, default=str) + "\n")
-        out.flush()
+        write_console([to_record(span) for span in spans], self._out)
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:

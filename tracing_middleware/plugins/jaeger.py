@@ -11,10 +11,8 @@ sender does), ``sqlite://`` and ``console://``.
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
@@ -23,6 +21,7 @@ import opentracing
 
 from tracing_middleware.config import ExporterURL
 from tracing_middleware.export.batch import BatchProcessor
+from tracing_middleware.export.local import local_exporter
 from tracing_middleware.export.records import SpanEvent, SpanRecord
 from tracing_middleware.plugins.base import TracerPlugin
 from tracing_middleware.spancontext import (
@@ -177,22 +176,8 @@ class JaegerPlugin(TracerPlugin):
         if url.scheme == "jaeger+udp":
             agent = _UDPAgent(url.url, self._service)
             export, close = agent.export, agent.close
-        elif url.scheme == "sqlite":
-            from tracing_middleware.export.otel_exporters import StoreExporter
-
-            store = StoreExporter(url.url)
-
-            def export(spans: Sequence[Any]) -> bool:
-                return store.write_records([to_record(s, self._service) for s in spans])
-            close = store.shutdown
-        elif url.scheme == "console":
-            def export(spans: Sequence[Any]) -> bool:
-                for span in spans:
-                    record = to_record(span, self._service)
-                    sys.stderr.write(json.dumps(dict(record.to_json(),
-                                                     trace_id=record.trace_id),
-                                                default=str) + "\n")
-                return True
+        elif (local := local_exporter(url, lambda s: to_record(s, self._service))) is not None:
+            export, close = local
         else:
             raise ValueError(f"[tracing] exporters = {url.display!r} is not supported by "
                              "[tracing] tracer = jaeger; use jaeger+udp://, sqlite:// or "

@@ -15,10 +15,8 @@ available as ``tracer = opentelemetry-sdk``.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
-import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -29,6 +27,7 @@ from opentracing.propagation import Format
 
 from tracing_middleware.config import ExporterURL
 from tracing_middleware.export.batch import BatchProcessor
+from tracing_middleware.export.local import local_exporter
 from tracing_middleware.export.otlp_proto import encode_request, encode_resource
 from tracing_middleware.export.records import KINDS, STATUSES, SpanEvent, SpanRecord
 from tracing_middleware.plugins.base import TracerPlugin
@@ -365,24 +364,9 @@ class NativePlugin(TracerPlugin):
             def export(spans: Sequence[NativeSpan]) -> bool:
                 return sender.send(encode_request(spans, resource))
             return export, sender.close
-        if url.scheme == "sqlite":
-            from tracing_middleware.export.otel_exporters import StoreExporter
-
-            store = StoreExporter(url.url)
-
-            def export_store(spans: Sequence[NativeSpan]) -> bool:
-                return store.write_records([to_record(s, self.resource) for s in spans])
-            return export_store, store.shutdown
-        if url.scheme == "console":
-            def export_console(spans: Sequence[NativeSpan]) -> bool:
-                for span in spans:
-                    record = to_record(span, self.resource)
-                    sys.stderr.write(json.dumps(dict(record.to_json(),
-                                                     trace_id=record.trace_id),
-                                                default=str) + "\n")
-                sys.stderr.flush()
-                return True
-            return export_console, lambda: None
+        local = local_exporter(url, lambda span: to_record(span, self.resource))
+        if local is not None:
+            return local
         raise ValueError(f"[tracing] exporters = {url.display!r} is only supported by "
                          "[tracing] tracer = jaeger")
 

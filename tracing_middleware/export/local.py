@@ -1,0 +1,48 @@
+"""The local exporters every engine shares: the embedded store and the console.
+
+Each engine converts its own finished spans to :class:`SpanRecord`; from there the store
+and the JSON-lines console output are the same whatever produced the span.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import IO, Any
+
+from tracing_middleware.config import ExporterURL
+from tracing_middleware.export.records import SpanRecord
+
+__all__ = ["local_exporter", "write_console"]
+
+Export = Callable[[Sequence[Any]], bool]
+
+
+def write_console(records: Sequence[SpanRecord], out: IO[str] | None = None) -> None:
+    """One JSON line per span (the ``trace show --format json`` span shape, plus its
+    trace id), on stderr unless ``out`` is given."""
+    out = out or sys.stderr
+    for record in records:
+        out.write(json.dumps(dict(record.to_json(), trace_id=record.trace_id),
+                             default=str) + "\n")
+    out.flush()
+
+
+def local_exporter(url: ExporterURL, convert: Callable[[Any], SpanRecord]
+                   ) -> tuple[Export, Callable[[], None]] | None:
+    """``(export, close)`` for ``sqlite://`` and ``console://``; ``None`` for other URLs."""
+    if url.scheme == "sqlite":
+        from tracing_middleware.export.otel_exporters import StoreExporter
+
+        store = StoreExporter(url.url)
+
+        def export_store(spans: Sequence[Any]) -> bool:
+            return store.write_records([convert(s) for s in spans])
+        return export_store, store.shutdown
+    if url.scheme == "console":
+        def export_console(spans: Sequence[Any]) -> bool:
+            write_console([convert(s) for s in spans])
+            return True
+        return export_console, lambda: None
+    return None

@@ -379,8 +379,6 @@ class NativePlugin(TracerPlugin):
     def start_span(self, name: str, *, parent: SpanContext | opentracing.SpanContext | None,
                    kind: str | None = None, tags: Mapping[str, Any] | None = None,
                    start_time: float | None = None) -> opentracing.Span:
-        attributes = _cleaned(tags) if tags else {}
-        attributes.pop("span.kind", None)
         if isinstance(parent, opentracing.Span):
             parent = parent.context
         baggage: Mapping[str, str] | None = None
@@ -398,11 +396,14 @@ class NativePlugin(TracerPlugin):
         else:
             trace_id = _new_trace_id()
             decided = None
-        result = self.sampler.should_sample(decided, trace_id, name, kind, attributes)
+        # The sampler reads the tags as given; only a span that records pays for cleaning.
+        result = self.sampler.should_sample(decided, trace_id, name, kind, tags)
         context = NativeContext(trace_id, _new_span_id(), result.is_sampled, trace_state,
                                 baggage)
         if not result.is_sampled:
             return NonRecordingSpan(self._tracer, context)
+        attributes = _cleaned(tags) if tags else {}
+        attributes.pop("span.kind", None)
         if result.attributes:
             attributes.update(result.attributes)
         if len(attributes) > MAX_ATTRIBUTES:

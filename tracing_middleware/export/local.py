@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
+from tracing_middleware import _guard
 from tracing_middleware.config import ExporterURL
 from tracing_middleware.export.records import SpanRecord
 
@@ -32,17 +33,28 @@ def write_console(records: Sequence[SpanRecord], out: IO[str] | None = None) -> 
 def local_exporter(url: ExporterURL, convert: Callable[[Any], SpanRecord]
                    ) -> tuple[Export, Callable[[], None]] | None:
     """``(export, close)`` for ``sqlite://`` and ``console://``; ``None`` for other URLs."""
+    def records(spans: Sequence[Any]) -> list[SpanRecord]:
+        # A span that cannot be converted (a bug) costs itself: retrying could never fix
+        # it, and raising would make the batch processor keep the batch forever.
+        out = []
+        for span in spans:
+            try:
+                out.append(convert(span))
+            except Exception:
+                _guard.swallow("converting a span for " + url.scheme)
+        return out
+
     if url.scheme == "sqlite":
         from tracing_middleware.export.otel_exporters import StoreExporter
 
         store = StoreExporter(url.url)
 
         def export_store(spans: Sequence[Any]) -> bool:
-            return store.write_records([convert(s) for s in spans])
+            return store.write_records(records(spans))
         return export_store, store.shutdown
     if url.scheme == "console":
         def export_console(spans: Sequence[Any]) -> bool:
-            write_console([convert(s) for s in spans])
+            write_console(records(spans))
             return True
         return export_console, lambda: None
     return None

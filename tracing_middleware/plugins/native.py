@@ -25,6 +25,7 @@ from typing import Any
 import opentracing
 from opentracing.propagation import Format
 
+from tracing_middleware import _guard
 from tracing_middleware.config import ExporterURL
 from tracing_middleware.export.batch import BatchProcessor
 from tracing_middleware.export.local import local_exporter
@@ -44,6 +45,8 @@ MAX_EVENTS = 128
 #: Longer string values (a huge SQL statement, a body someone tagged) are cut here so a
 #: full queue stays a bounded amount of memory.
 MAX_VALUE_LENGTH = 8192
+#: Items kept of a list or tuple value.
+MAX_SEQUENCE_LENGTH = 1024
 
 #: OTLP ``Span.SpanKind`` numbers by OpenTracing ``span.kind`` value.
 _KIND_CODES = {None: 1, "internal": 1, "server": 2, "client": 3, "producer": 4,
@@ -72,14 +75,27 @@ def _clean(value: Any) -> Any:
     if value is None:
         return None
     if kind in (list, tuple):
-        return tuple(_clean(v) for v in value if v is not None)
-    text = str(value)
+        return tuple(_clean(v) for v in value[:MAX_SEQUENCE_LENGTH] if v is not None)
+    try:
+        text = str(value)
+    except Exception:  # a caller's object whose __str__ fails costs its tag, nothing else
+        return None
     return text[:MAX_VALUE_LENGTH]
+
+
+def _nanos(seconds: Any) -> int:
+    """OpenTracing's float seconds as nanoseconds; a bad value means now."""
+    try:
+        return int(seconds * 1e9)
+    except (TypeError, ValueError, OverflowError):
+        return time.time_ns()
 
 
 def _cleaned(tags: Mapping[str, Any]) -> dict[str, Any]:
     cleaned = {}
     for key, value in tags.items():
+        if type(key) is not str:
+            key = str(key)
         kind = type(value)
         if kind is str:
             cleaned[key] = value if len(value) <= MAX_VALUE_LENGTH else \
@@ -184,12 +200,14 @@ class NativeSpan(_Span):
         self.status_message = ""
 
     def set_operation_name(self, operation_name: str) -> NativeSpan:
-        self.name = str(operation_name)
+        self.name = str(operation_name)[:MAX_VALUE_LENGTH]
         return self
 
     def set_tag(self, key: str, value: Any) -> NativeSpan:
         if self.end_ns:
             return self
+        if type(key) is not str:
+            key = str(key)
         if key == "span.kind":
             self.kind = _KIND_CODES.get(value, 1)
             return self
@@ -215,8 +233,8 @@ class NativeSpan(_Span):
         if len(self.events) >= MAX_EVENTS:
             self.dropped_events += 1
             return self
-        when = int(timestamp * 1e9) if timestamp is not None else time.time_ns()
-        name = str(key_values.get("event", "log"))
+        when = _nanos(timestamp) if timestamp is not None else time.time_ns()
+        name = str(key_values.get("event", "log"))[:MAX_VALUE_LENGTH]
         attributes = {}
         for key, value in list(key_values.items())[:MAX_ATTRIBUTES]:
             value = _clean(value)
@@ -235,7 +253,7 @@ class NativeSpan(_Span):
     def finish(self, finish_time: float | None = None) -> None:
         if self.end_ns:
             return  # finishing twice exports once
-        self.end_ns = int(finish_time * 1e9) if finish_time is not None else time.time_ns()
+        self.end_ns = _nanos(finish_time) if finish_time is not None else time.time_ns()
         self._emit(self)
 
 
@@ -324,6 +342,8 @@ class NativePlugin(TracerPlugin):
             **dict(self.settings.resource_attributes),
             "service.name": self.settings.service_name}
         self._encoded_resource = encode_resource(self.resource, "os-tracing", __version__)
+        #: Batches dropped because a span in them could not be encoded (a bug if ever > 0).
+        self.unencodable_batches = 0
         self.processors: list[BatchProcessor] = [self._processor(u) for u in self.exporters]
         self._tracer = NativeTracer(self)
         processors = self.processors
@@ -362,7 +382,13 @@ class NativePlugin(TracerPlugin):
                 sender = OTLPHTTPSender(url.url, timeout_s)
 
             def export(spans: Sequence[NativeSpan]) -> bool:
-                return sender.send(encode_request(spans, resource))
+                try:
+                    body = encode_request(spans, resource)
+                except Exception:  # retrying could never fix it: drop, never wedge the queue
+                    self.unencodable_batches += 1
+                    _guard.swallow("encoding a batch of spans")
+                    return True
+                return sender.send(body)
             return export, sender.close
         local = local_exporter(url, lambda span: to_record(span, self.resource))
         if local is not None:
@@ -408,7 +434,7 @@ class NativePlugin(TracerPlugin):
             attributes.update(result.attributes)
         if len(attributes) > MAX_ATTRIBUTES:
             attributes = dict(list(attributes.items())[:MAX_ATTRIBUTES])
-        start_ns = int(start_time * 1e9) if start_time is not None else time.time_ns()
+        start_ns = _nanos(start_time) if start_time is not None else time.time_ns()
         return NativeSpan(self._tracer, context, self._emit, name, parent_id, remote,
                           _KIND_CODES.get(kind, 1), start_ns, attributes)
 

@@ -203,3 +203,45 @@ def test_environ_probe_never_hides_a_header_a_format_reads(tmp_path, propagators
     assert dict(found.baggage) == baggage
     if propagators == "b3":
         assert found.span_context.trace_id_hex == "80f198ee56343ba864fe8b2a57d3eff7"
+
+
+class _Hostile:
+    def __str__(self) -> str:
+        raise RuntimeError("no str for you")
+
+
+def test_hostile_tags_and_times_never_raise_into_the_caller():
+    """What callers pass through the OpenTracing API costs at most that item."""
+    with capture_spans() as read:
+        span = read.tracing.start_span("op", parent=None, tags={"bad": _Hostile(), 7: "x"})
+        span.set_tag("bad2", _Hostile()).set_tag(8, "y")
+        span.set_tag("many", list(range(5000)))
+        span.log_kv({"event": "e", "v": _Hostile()}, timestamp="not a time")
+        span.set_operation_name("n" * 100_000)
+        span.finish(finish_time=object())
+        (record,) = read()
+    assert "bad" not in record.attributes and "bad2" not in record.attributes
+    assert (record.attributes["7"], record.attributes["8"]) == ("x", "y")
+    assert len(record.attributes["many"]) == native.MAX_SEQUENCE_LENGTH
+    assert len(record.name) == native.MAX_VALUE_LENGTH
+    assert record.events[0].name == "e" and "v" not in record.events[0].attributes
+
+
+@pytest.mark.allow_swallowed
+def test_a_span_that_cannot_be_encoded_costs_its_batch_not_the_queue():
+    """A bug that makes a span unencodable must not wedge export: the batch is dropped
+    (retrying could never succeed) and the next spans still reach the collector."""
+    from tracing_middleware.testing import OTLPReceiver
+
+    with OTLPReceiver() as receiver:
+        tracing = tracer.setup(load_settings(None, {
+            "exporters": receiver.endpoint, "integrations": "", "sampler": "always_on"},
+            environ={}))
+        broken = tracing.start_span("broken", parent=None)
+        broken.attributes[3] = "int key, as only a bug could put there"
+        broken.finish()
+        assert tracing.force_flush(5)
+        assert tracing.plugin.unencodable_batches == 1
+        tracing.start_span("fine", parent=None).finish()
+        assert tracing.force_flush(5)
+        assert [s.name for s in receiver.take(1)] == ["fine"]

@@ -126,36 +126,46 @@ class TracedIncoming:
         message = inner.message
         if not (isinstance(message, dict) or isinstance(message, Mapping)):
             message = {}
+        if listener.rpc:
+            service = message.get("namespace") or listener.service or listener.topic
+            kind = "server" if _expects_reply(inner) else "consumer"
+            name = f"{service}/{message.get('method', '')}"
+        else:
+            kind = "consumer"
+            event_type = message.get("event_type")
+            name = (f"process {event_type[:128]}" if isinstance(event_type, str)
+                    else f"process {message.get('priority', '')}".strip())
+        # Sampled by name and kind (what per-operation policies read); the tags are built
+        # only for a span that records, so an unsampled trace costs the context alone.
+        span = tracing.start_span(name, parent=parent, kind=kind)
+        if tracing.is_recording(span):
+            tracing.set_tags(span, self._tags(message, ctxt))
+        return tracing.activate(span, finish_on_close=True)
+
+    def _tags(self, message: Any, ctxt: Any) -> dict[str, Any]:
+        listener = self._listener
+        inner = self._inner
         tags: dict[str, Any] = {"messaging.system": listener.system,
                                 "messaging.operation.type": "process"}
         if listener.rpc:
-            method = message.get("method", "")
             service = message.get("namespace") or listener.service or listener.topic
-            kind = "server" if _expects_reply(inner) else "consumer"
-            name = f"{service}/{method}"
             tags.update({"rpc.system": "oslo_messaging", "rpc.service": service,
-                         "rpc.method": method,
+                         "rpc.method": message.get("method", ""),
                          "messaging.destination.name": listener.topic})
             msg_id = getattr(inner, "msg_id", None)
             if isinstance(msg_id, str):
                 tags["messaging.message.id"] = msg_id
         else:
-            kind = "consumer"
             event_type = message.get("event_type")
-            priority = message.get("priority", "")
-            name = f"process {priority}".strip()
             if isinstance(event_type, str):
                 tags["openstack.event_type"] = event_type[:256]
-                name = f"process {event_type[:128]}"
             if isinstance(message.get("message_id"), str):
                 tags["messaging.message.id"] = message["message_id"]
         if isinstance(ctxt, dict) or isinstance(ctxt, Mapping):
             request_id = ctxt.get("request_id")
             if isinstance(request_id, str):
                 tags["openstack.request_id"] = request_id[:128]
-        tags["span.kind"] = kind
-        span = tracing.start_span(name, parent=parent, kind=kind, tags=tags)
-        return tracing.activate(span, finish_on_close=True)
+        return tags
 
     def _end(self, failure: Any) -> None:
         scope, self._scope = self._scope, None

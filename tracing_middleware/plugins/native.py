@@ -435,6 +435,8 @@ class NativePlugin(TracerPlugin):
         if len(attributes) > MAX_ATTRIBUTES:
             attributes = dict(list(attributes.items())[:MAX_ATTRIBUTES])
         start_ns = _nanos(start_time) if start_time is not None else time.time_ns()
+        if type(name) is not str or len(name) > MAX_VALUE_LENGTH:
+            name = str(name)[:MAX_VALUE_LENGTH]
         return NativeSpan(self._tracer, context, self._emit, name, parent_id, remote,
                           _KIND_CODES.get(kind, 1), start_ns, attributes)
 

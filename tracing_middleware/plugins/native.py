@@ -16,6 +16,7 @@ available as ``tracer = opentelemetry-sdk``.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 import traceback
@@ -47,6 +48,50 @@ MAX_EVENTS = 128
 MAX_VALUE_LENGTH = 8192
 #: Items kept of a list or tuple value.
 MAX_SEQUENCE_LENGTH = 1024
+
+#: OpenTelemetry's span-limit environment variables, first match wins, and the module
+#: limit each sets (environment variables are per process, and so are these limits).
+_LIMIT_VARIABLES = {
+    "MAX_ATTRIBUTES": ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT"),
+    "MAX_EVENTS": ("OTEL_SPAN_EVENT_COUNT_LIMIT",),
+    "MAX_VALUE_LENGTH": ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+                         "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"),
+}
+_LIMIT_DEFAULTS = {"MAX_ATTRIBUTES": 128, "MAX_EVENTS": 128, "MAX_VALUE_LENGTH": 8192}
+
+
+def span_limits(environ: Mapping[str, str]) -> tuple[dict[str, int], list[str]]:
+    """The limits OpenTelemetry's variables ask for, and a problem line per bad value."""
+    limits, problems = {}, []
+    for name, variables in _LIMIT_VARIABLES.items():
+        value = _LIMIT_DEFAULTS[name]
+        for variable in variables:
+            raw = environ.get(variable, "").strip()
+            if not raw:
+                continue
+            if raw.isdigit():
+                value = int(raw)
+            else:
+                problems.append(f"{variable} = {raw!r} is not a non-negative integer; "
+                                f"using {value}")
+            break
+        limits[name] = value
+    return limits, problems
+
+
+def apply_span_limits(environ: Mapping[str, str] | None = None) -> dict[str, int]:
+    """Set the span limits from OpenTelemetry's variables, as the SDK reads them.
+
+    A bad value keeps the default and is reported once, naming the variable: a typo must
+    neither take the service down nor silently unbound memory.
+    """
+    limits, problems = span_limits(os.environ if environ is None else environ)
+    for problem in problems:
+        _guard.log_once(LOG, "os-tracing: %s", problem, level=logging.ERROR,
+                        key="limit:" + problem)
+    globals().update(limits)
+    return limits
+
 
 #: OTLP ``Span.SpanKind`` numbers by OpenTracing ``span.kind`` value.
 _KIND_CODES = {None: 1, "internal": 1, "server": 2, "client": 3, "producer": 4,
@@ -335,6 +380,8 @@ class NativePlugin(TracerPlugin):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         from tracing_middleware import __version__
+
+        apply_span_limits()
 
         self.resource: dict[str, Any] = {
             "telemetry.sdk.name": "os-tracing", "telemetry.sdk.language": "python",

@@ -247,3 +247,37 @@ def test_a_span_that_cannot_be_encoded_costs_its_batch_not_the_queue():
         tracing.start_span("fine", parent=None).finish()
         assert tracing.force_flush(5)
         assert [s.name for s in receiver.take(1)] == ["fine"]
+
+
+def test_opentelemetry_span_limit_variables_are_honoured(monkeypatch, caplog):
+    """OTEL_SPAN_*_LIMIT work as with the SDK; a bad value keeps the default, said once."""
+    monkeypatch.setenv("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "3")
+    monkeypatch.setenv("OTEL_SPAN_EVENT_COUNT_LIMIT", "lots")
+    monkeypatch.setenv("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "5")
+    try:
+        with capture_spans() as read:
+            span = read.tracing.start_span("op", parent=None,
+                                           tags={"a": "abcdefgh", "b": 1, "c": 2, "d": 3})
+            for i in range(200):
+                span.log_kv({"event": f"e{i}"})
+            span.finish()
+            (record,) = read()
+        assert record.attributes == {"a": "abcde", "b": 1, "c": 2}
+        assert len(record.events) == 128
+        assert [r.getMessage() for r in caplog.records if "LIMIT" in r.getMessage()] == [
+            "os-tracing: OTEL_SPAN_EVENT_COUNT_LIMIT = 'lots' is not a non-negative "
+            "integer; using 128"]
+    finally:
+        native.apply_span_limits({})
+    assert native.MAX_ATTRIBUTES == 128 and native.MAX_VALUE_LENGTH == 8192
+
+
+def test_check_config_reports_a_bad_span_limit_variable(monkeypatch, tmp_path):
+    from tracing_middleware.cmd.check_config import check
+
+    monkeypatch.setenv("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "-1")
+    conf = tmp_path / "svc.conf"
+    conf.write_text("[tracing]\nexporters = console://\n")
+    problems = check([str(conf)])
+    assert problems == ["environment: OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT = '-1' is not a "
+                        "non-negative integer; using 128"]

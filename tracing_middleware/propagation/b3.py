@@ -16,11 +16,10 @@ from tracing_middleware.propagation.base import (
     Getter,
     Propagator,
     Setter,
-    default_getter,
     default_setter,
     first_value,
 )
-from tracing_middleware.spancontext import EMPTY, Propagated, SpanContext
+from tracing_middleware.spancontext import Propagated, SpanContext
 
 __all__ = ["B3MultiPropagator", "B3SinglePropagator"]
 
@@ -60,13 +59,6 @@ class B3SinglePropagator(Propagator):
 
     name = "b3"
     fields = frozenset({"b3"})
-
-    def extract(self, carrier: Any, propagated: Propagated = EMPTY,
-                getter: Getter[Any] = default_getter) -> Propagated:
-        try:
-            return self._extract(carrier, propagated, getter)
-        except Exception:  # a foreign carrier or getter misbehaving: as if absent
-            return propagated
 
     def _extract(self, carrier: Any, propagated: Propagated, getter: Getter[Any]
                  ) -> Propagated:
@@ -115,13 +107,6 @@ class B3MultiPropagator(Propagator):
 
     name = "b3multi"
     fields = frozenset({"x-b3-traceid", "x-b3-spanid", "x-b3-sampled", "x-b3-flags"})
-
-    def extract(self, carrier: Any, propagated: Propagated = EMPTY,
-                getter: Getter[Any] = default_getter) -> Propagated:
-        try:
-            return self._extract(carrier, propagated, getter)
-        except Exception:  # a foreign carrier or getter misbehaving: as if absent
-            return propagated
 
     def _extract(self, carrier: Any, propagated: Propagated, getter: Getter[Any]
                  ) -> Propagated:

@@ -15,10 +15,9 @@ from tracing_middleware.propagation.base import (
     Getter,
     Propagator,
     Setter,
-    default_getter,
     default_setter,
 )
-from tracing_middleware.spancontext import EMPTY, Propagated
+from tracing_middleware.spancontext import Propagated
 
 __all__ = ["MAX_BYTES", "MAX_MEMBERS", "BaggagePropagator", "format_baggage",
            "parse_baggage"]
@@ -105,13 +104,10 @@ class BaggagePropagator(Propagator):
     name = "baggage"
     fields = frozenset({"baggage"})
 
-    def extract(self, carrier: Any, propagated: Propagated = EMPTY,
-                getter: Getter[Any] = default_getter) -> Propagated:
-        try:
-            values = getter.get(carrier, "baggage")
-            found = parse_baggage(values) if values else {}
-        except Exception:  # a foreign carrier or getter misbehaving: as if absent
-            return propagated
+    def _extract(self, carrier: Any, propagated: Propagated, getter: Getter[Any]
+                 ) -> Propagated:
+        values = getter.get(carrier, "baggage")
+        found = parse_baggage(values) if values else {}
         if not found:
             return propagated
         return propagated.with_baggage({**propagated.baggage, **found})

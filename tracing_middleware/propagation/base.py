@@ -114,10 +114,19 @@ class Propagator(abc.ABC):
     #: Header names this format reads or writes, lower case.
     fields: frozenset[str] = frozenset()
 
-    @abc.abstractmethod
     def extract(self, carrier: Any, propagated: Propagated = EMPTY,
                 getter: Getter[Any] = default_getter) -> Propagated:
-        ...
+        """Never raises: a foreign carrier or getter misbehaving counts as absent."""
+        try:
+            return self._extract(carrier, propagated, getter)
+        except Exception:
+            return propagated
+
+    def _extract(self, carrier: Any, propagated: Propagated, getter: Getter[Any]
+                 ) -> Propagated:
+        """What :meth:`extract` returns; may raise on a malformed carrier. Every format
+        overrides this (or :meth:`extract` itself, taking over its guarantee)."""
+        raise NotImplementedError
 
     @abc.abstractmethod
     def inject(self, carrier: Any, propagated: Propagated,

@@ -9,7 +9,6 @@ from tracing_middleware.propagation.base import (
     Getter,
     Propagator,
     Setter,
-    default_getter,
     default_setter,
 )
 from tracing_middleware.spancontext import EMPTY, Propagated
@@ -34,14 +33,14 @@ class CompositePropagator(Propagator):
         self.propagators: tuple[Propagator, ...] = tuple(propagators)
         self.fields = frozenset().union(*(p.fields for p in self.propagators))
 
-    def extract(self, carrier: Any, propagated: Propagated = EMPTY,
-                getter: Getter[Any] = default_getter) -> Propagated:
+    def _extract(self, carrier: Any, propagated: Propagated, getter: Getter[Any]
+                 ) -> Propagated:
         context = None
         baggage = dict(propagated.baggage)
         for propagator in self.propagators:
             try:
                 found = propagator.extract(carrier, EMPTY, getter)
-            except Exception:  # each format already guards itself; this is a backstop
+            except Exception:  # a format that overrides extract() and breaks its promise
                 continue
             if context is None and found.span_context is not None \
                     and found.span_context.is_valid:

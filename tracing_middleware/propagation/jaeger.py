@@ -17,11 +17,10 @@ from tracing_middleware.propagation.base import (
     Getter,
     Propagator,
     Setter,
-    default_getter,
     default_setter,
     first_value,
 )
-from tracing_middleware.spancontext import EMPTY, Propagated, SpanContext
+from tracing_middleware.spancontext import Propagated, SpanContext
 
 __all__ = ["JaegerPropagator"]
 
@@ -40,8 +39,9 @@ class JaegerPropagator(Propagator):
     name = "jaeger"
     fields = frozenset({"uber-trace-id"})
 
-    def extract(self, carrier: Any, propagated: Propagated = EMPTY,
-                getter: Getter[Any] = default_getter) -> Propagated:
+    def _extract(self, carrier: Any, propagated: Propagated, getter: Getter[Any]
+                 ) -> Propagated:
+        # Each part guarded on its own: a broken uber-trace-id must not cost the baggage.
         result = propagated
         try:
             context = self._context(carrier, getter)

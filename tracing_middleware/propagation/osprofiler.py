@@ -32,11 +32,10 @@ from tracing_middleware.propagation.base import (
     Getter,
     Propagator,
     Setter,
-    default_getter,
     default_setter,
     first_value,
 )
-from tracing_middleware.spancontext import EMPTY, Propagated, SpanContext
+from tracing_middleware.spancontext import Propagated, SpanContext
 
 __all__ = ["OSProfilerPropagator", "sign", "trace_info_to_span_context", "uuids_for"]
 
@@ -113,15 +112,12 @@ class OSProfilerPropagator(Propagator):
             raise TypeError("hmac_keys must be strings")
         self._keys = tuple(k for k in hmac_keys if k)
 
-    def extract(self, carrier: Any, propagated: Propagated = EMPTY,
-                getter: Getter[Any] = default_getter) -> Propagated:
-        try:
-            context = self._extract(carrier, getter)
-        except Exception:  # a foreign carrier, getter or payload misbehaving: as if absent
-            return propagated
+    def _extract(self, carrier: Any, propagated: Propagated, getter: Getter[Any]
+                 ) -> Propagated:
+        context = self._context(carrier, getter)
         return propagated.with_span_context(context) if context else propagated
 
-    def _extract(self, carrier: Any, getter: Getter[Any]) -> SpanContext | None:
+    def _context(self, carrier: Any, getter: Getter[Any]) -> SpanContext | None:
         if not self._keys:
             return None
         info = first_value(getter, carrier, "x-trace-info")

@@ -16,10 +16,9 @@ from tracing_middleware.propagation.base import (
     Getter,
     Propagator,
     Setter,
-    default_getter,
     default_setter,
 )
-from tracing_middleware.spancontext import EMPTY, Propagated, SpanContext
+from tracing_middleware.spancontext import Propagated, SpanContext
 
 __all__ = [
     "MAX_MEMBERS",
@@ -115,13 +114,6 @@ class TraceContextPropagator(Propagator):
 
     name = "tracecontext"
     fields = frozenset({"traceparent", "tracestate"})
-
-    def extract(self, carrier: Any, propagated: Propagated = EMPTY,
-                getter: Getter[Any] = default_getter) -> Propagated:
-        try:
-            return self._extract(carrier, propagated, getter)
-        except Exception:  # a foreign carrier or getter misbehaving: as if absent
-            return propagated
 
     def _extract(self, carrier: Any, propagated: Propagated, getter: Getter[Any]
                  ) -> Propagated:

@@ -1,8 +1,9 @@
 """Hypothesis: every parser of untrusted input never raises, and round-trips what it accepts.
 
-Each format's public ``extract`` has a last-resort ``except Exception``; the never-raises
-properties also run the parsers *without* it (the private ``_extract`` / ``parse_*``
-functions), so a parser bug cannot hide behind the guard.
+``Propagator.extract`` (every format's public entry) has a last-resort ``except
+Exception``; the never-raises properties also run the parsers *without* it (the private
+``_extract`` / ``_context`` / ``parse_*`` functions), so a parser bug cannot hide behind
+the guard.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def _unguarded(name: str, carrier) -> None:
         JaegerPropagator._context(carrier, getter)
         JaegerPropagator._baggage(carrier, getter)
     elif name == "osprofiler":
-        OSProfilerPropagator(KEYS)._extract(carrier, getter)
+        OSProfilerPropagator(KEYS)._context(carrier, getter)
     elif name == "baggage":
         parse_baggage(getter.get(carrier, "baggage") or [])
 
@@ -84,7 +85,7 @@ def test_signed_garbage_never_raises(payload):
     data = payload if isinstance(payload, bytes) else payload.encode("utf-8", "replace")
     info = data.decode("utf-8", "replace")
     carrier = {"X-Trace-Info": info, "X-Trace-HMAC": sign(info.strip(" \t").encode(), "key")}
-    OSProfilerPropagator(KEYS)._extract(carrier, default_getter)
+    OSProfilerPropagator(KEYS)._context(carrier, default_getter)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -9,17 +9,19 @@ own span contexts and starts spans with a kind and a sampling hint.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import opentracing
 
 from tracing_middleware.config import ExporterURL, Settings
+from tracing_middleware.export.batch import BatchProcessor
 from tracing_middleware.sampling.base import Sampler
 from tracing_middleware.scope.base import BaseScopeManager
 from tracing_middleware.spancontext import SpanContext
 
-__all__ = ["TracerPlugin"]
+__all__ = ["BatchExportPlugin", "TracerPlugin", "batch_processor"]
 
 
 class TracerPlugin(abc.ABC):
@@ -82,3 +84,56 @@ class TracerPlugin(abc.ABC):
 
     def shutdown(self, timeout_s: float = 10.0) -> None:  # noqa: B027 - optional hook
         """Flush and stop background work. Idempotent."""
+
+
+Export = Callable[[Sequence[Any]], bool]
+
+
+def batch_processor(export: Export, name: str, settings: Settings,
+                    on_shutdown: Callable[[], None] | None = None) -> BatchProcessor:
+    """A :class:`BatchProcessor` sized and timed by the ``[tracing]`` queue options."""
+    return BatchProcessor(export, name=name, max_queue_size=settings.max_queue_size,
+                          max_batch_size=settings.export_batch_size,
+                          interval_s=settings.export_interval_ms / 1000.0,
+                          on_shutdown=on_shutdown)
+
+
+class BatchExportPlugin(TracerPlugin):
+    """An engine whose finished spans go through one :class:`BatchProcessor` per exporter.
+
+    Subclasses say how one ``exporters`` URL is served (:meth:`_exporter`) and call
+    :meth:`_start_processors` once; queue accounting, flush and shutdown are shared.
+    """
+
+    processors: list[BatchProcessor]
+
+    @abc.abstractmethod
+    def _exporter(self, url: ExporterURL) -> tuple[Export, Callable[[], None] | None]:
+        """``(export, close)`` for one URL; ``ValueError`` naming it when unsupported."""
+
+    def _start_processors(self) -> None:
+        self.processors = []
+        for url in self.exporters:
+            export, close = self._exporter(url)
+            self.processors.append(batch_processor(export, url.display or url.scheme,
+                                                   self.settings, close))
+
+    def _emit(self, span: Any) -> None:
+        for processor in self.processors:
+            processor.emit(span)
+
+    def dropped_spans(self) -> int:
+        return sum(p.dropped for p in self.processors)
+
+    def queued_spans(self) -> int:
+        return sum(p.queued for p in self.processors)
+
+    def force_flush(self, timeout_s: float = 10.0) -> bool:
+        """Every exporter within one deadline (``timeout_s`` in all, not per exporter)."""
+        deadline = time.monotonic() + timeout_s
+        return all([p.force_flush(max(0.0, deadline - time.monotonic()))
+                    for p in self.processors])
+
+    def shutdown(self, timeout_s: float = 10.0) -> None:
+        for processor in self.processors:
+            processor.shutdown(timeout_s)

@@ -20,10 +20,9 @@ from typing import Any
 import opentracing
 
 from tracing_middleware.config import ExporterURL
-from tracing_middleware.export.batch import BatchProcessor
 from tracing_middleware.export.local import local_exporter
 from tracing_middleware.export.records import SpanEvent, SpanRecord
-from tracing_middleware.plugins.base import TracerPlugin
+from tracing_middleware.plugins.base import BatchExportPlugin
 from tracing_middleware.spancontext import (
     SpanContext,
     format_span_id,
@@ -156,41 +155,30 @@ class _UDPAgent:
         self._socket.close()
 
 
-class JaegerPlugin(TracerPlugin):
+class JaegerPlugin(BatchExportPlugin):
     name = "jaeger"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         jaeger_client = _require_jaeger()
         self._service = self.settings.service_name
-        self.processors: list[BatchProcessor] = [self._processor(u) for u in self.exporters]
+        self._start_processors()
         self._tracer = jaeger_client.Tracer(
             service_name=self._service, reporter=_Reporter(self._emit),
             sampler=_SamplerAdapter(self), generate_128bit_trace_id=True,
             scope_manager=self.scope_manager)
 
-    def _processor(self, url: ExporterURL) -> BatchProcessor:
-        settings = self.settings
-        export: Callable[[Sequence[Any]], bool]
-        close: Callable[[], None] | None = None
+    def _exporter(self, url: ExporterURL
+                  ) -> tuple[Callable[[Sequence[Any]], bool], Callable[[], None] | None]:
         if url.scheme == "jaeger+udp":
             agent = _UDPAgent(url.url, self._service)
-            export, close = agent.export, agent.close
-        elif (local := local_exporter(url, lambda s: to_record(s, self._service))) is not None:
-            export, close = local
-        else:
-            raise ValueError(f"[tracing] exporters = {url.display!r} is not supported by "
-                             "[tracing] tracer = jaeger; use jaeger+udp://, sqlite:// or "
-                             "console://")
-        return BatchProcessor(export, name=url.display or url.scheme,
-                              max_queue_size=settings.max_queue_size,
-                              max_batch_size=settings.export_batch_size,
-                              interval_s=settings.export_interval_ms / 1000.0,
-                              on_shutdown=close)
-
-    def _emit(self, span: Any) -> None:
-        for processor in self.processors:
-            processor.emit(span)
+            return agent.export, agent.close
+        local = local_exporter(url, lambda s: to_record(s, self._service))
+        if local is not None:
+            return local
+        raise ValueError(f"[tracing] exporters = {url.display!r} is not supported by "
+                         "[tracing] tracer = jaeger; use jaeger+udp://, sqlite:// or "
+                         "console://")
 
     @property
     def tracer(self) -> opentracing.Tracer:
@@ -241,17 +229,5 @@ class JaegerPlugin(TracerPlugin):
             fields["message"] = description
         span.log_kv(fields)
 
-    def dropped_spans(self) -> int:
-        return sum(p.dropped for p in self.processors)
-
-    def queued_spans(self) -> int:
-        return sum(p.queued for p in self.processors)
-
-    def force_flush(self, timeout_s: float = 10.0) -> bool:
-        return all([p.force_flush(timeout_s) for p in self.processors])
-
-    def shutdown(self, timeout_s: float = 10.0) -> None:
-        for processor in self.processors:
-            processor.shutdown(timeout_s)
 
 

@@ -28,11 +28,10 @@ from opentracing.propagation import Format
 
 from tracing_middleware import _guard
 from tracing_middleware.config import ExporterURL
-from tracing_middleware.export.batch import BatchProcessor
 from tracing_middleware.export.local import local_exporter
 from tracing_middleware.export.otlp_proto import encode_request, encode_resource
 from tracing_middleware.export.records import KINDS, STATUSES, SpanEvent, SpanRecord
-from tracing_middleware.plugins.base import TracerPlugin
+from tracing_middleware.plugins.base import BatchExportPlugin
 from tracing_middleware.spancontext import SpanContext, format_span_id, format_trace_id
 
 __all__ = ["MAX_ATTRIBUTES", "MAX_EVENTS", "MAX_VALUE_LENGTH", "NativeContext",
@@ -374,7 +373,7 @@ def to_record(span: NativeSpan, resource: Mapping[str, Any]) -> SpanRecord:
         resource=dict(resource))
 
 
-class NativePlugin(TracerPlugin):
+class NativePlugin(BatchExportPlugin):
     name = "opentelemetry"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -391,27 +390,12 @@ class NativePlugin(TracerPlugin):
         self._encoded_resource = encode_resource(self.resource, "os-tracing", __version__)
         #: Batches dropped because a span in them could not be encoded (a bug if ever > 0).
         self.unencodable_batches = 0
-        self.processors: list[BatchProcessor] = [self._processor(u) for u in self.exporters]
+        self._start_processors()
         self._tracer = NativeTracer(self)
-        processors = self.processors
-        if len(processors) == 1:
-            self._emit: Callable[[NativeSpan], None] = processors[0].emit
-        else:
-            def emit(span: NativeSpan) -> None:
-                for processor in processors:
-                    processor.emit(span)
-            self._emit = emit
+        if len(self.processors) == 1:  # the usual case: spans go straight to its queue
+            self._emit = self.processors[0].emit  # type: ignore[method-assign]
 
     # -- exporters ---------------------------------------------------------------------
-
-    def _processor(self, url: ExporterURL) -> BatchProcessor:
-        export, close = self._exporter(url)
-        settings = self.settings
-        return BatchProcessor(export, name=url.display or url.scheme,
-                              max_queue_size=settings.max_queue_size,
-                              max_batch_size=settings.export_batch_size,
-                              interval_s=settings.export_interval_ms / 1000.0,
-                              on_shutdown=close)
 
     def _exporter(self, url: ExporterURL
                   ) -> tuple[Callable[[Sequence[NativeSpan]], bool], Callable[[], None]]:
@@ -521,18 +505,3 @@ class NativePlugin(TracerPlugin):
         span.status_message = (description or "")[:MAX_VALUE_LENGTH]
 
     # -- lifecycle ---------------------------------------------------------------------
-
-    def dropped_spans(self) -> int:
-        return sum(p.dropped for p in self.processors)
-
-    def queued_spans(self) -> int:
-        return sum(p.queued for p in self.processors)
-
-    def force_flush(self, timeout_s: float = 10.0) -> bool:
-        deadline = time.monotonic() + timeout_s
-        return all([p.force_flush(max(0.0, deadline - time.monotonic()))
-                    for p in self.processors])
-
-    def shutdown(self, timeout_s: float = 10.0) -> None:
-        for processor in self.processors:
-            processor.shutdown(timeout_s)

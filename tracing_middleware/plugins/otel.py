@@ -40,9 +40,8 @@ from opentelemetry.trace import (
 )
 
 from tracing_middleware.config import Settings
-from tracing_middleware.export.batch import BatchProcessor
 from tracing_middleware.export.otel_exporters import build_otel_exporter
-from tracing_middleware.plugins.base import TracerPlugin
+from tracing_middleware.plugins.base import TracerPlugin, batch_processor
 from tracing_middleware.sampling.base import Sampler
 from tracing_middleware.spancontext import SpanContext, new_span_id, new_trace_id
 
@@ -108,10 +107,7 @@ class _BatchSpanProcessor(SpanProcessor):
 
     def __init__(self, exporter: SpanExporter, name: str, settings: Settings) -> None:
         self._exporter = exporter
-        self.batch = BatchProcessor(
-            self._export, name=name, max_queue_size=settings.max_queue_size,
-            max_batch_size=settings.export_batch_size,
-            interval_s=settings.export_interval_ms / 1000.0, on_shutdown=exporter.shutdown)
+        self.batch = batch_processor(self._export, name, settings, exporter.shutdown)
 
     def _export(self, spans: Sequence[ReadableSpan]) -> bool:
         return self._exporter.export(spans) is SpanExportResult.SUCCESS

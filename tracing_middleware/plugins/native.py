@@ -32,7 +32,13 @@ from tracing_middleware.export.local import local_exporter
 from tracing_middleware.export.otlp_proto import encode_request, encode_resource
 from tracing_middleware.export.records import KINDS, STATUSES, SpanEvent, SpanRecord
 from tracing_middleware.plugins.base import BatchExportPlugin
-from tracing_middleware.spancontext import SpanContext, format_span_id, format_trace_id
+from tracing_middleware.propagation import build_propagator
+from tracing_middleware.spancontext import (
+    Propagated,
+    SpanContext,
+    format_span_id,
+    format_trace_id,
+)
 
 __all__ = ["MAX_ATTRIBUTES", "MAX_EVENTS", "MAX_VALUE_LENGTH", "NativeContext",
            "NativePlugin", "NativeSpan"]
@@ -307,6 +313,8 @@ class NativeTracer(opentracing.Tracer):
     def __init__(self, plugin: NativePlugin) -> None:
         super().__init__(plugin.scope_manager)
         self._plugin = plugin
+        #: W3C Trace Context and Baggage: OpenTracing's text formats, for direct callers.
+        self._w3c = build_propagator(["tracecontext", "baggage"])
 
     def start_active_span(self, operation_name: str, child_of: Any = None,
                           references: Any = None, tags: Any = None, start_time: Any = None,
@@ -337,18 +345,12 @@ class NativeTracer(opentracing.Tracer):
             raise opentracing.UnsupportedFormatException(format)
         neutral = self._plugin.span_context_of(span_context)
         if neutral is not None:
-            from tracing_middleware.propagation import build_propagator
-            from tracing_middleware.spancontext import Propagated
-
-            build_propagator(["tracecontext", "baggage"]).inject(
-                carrier, Propagated(neutral, dict(span_context.baggage)))
+            self._w3c.inject(carrier, Propagated(neutral, dict(span_context.baggage)))
 
     def extract(self, format: str, carrier: Any) -> Any:
         if format not in (Format.HTTP_HEADERS, Format.TEXT_MAP):
             raise opentracing.UnsupportedFormatException(format)
-        from tracing_middleware.propagation import build_propagator
-
-        found = build_propagator(["tracecontext", "baggage"]).extract(carrier)
+        found = self._w3c.extract(carrier)
         context = found.span_context
         if context is None or not context.is_valid:
             raise opentracing.SpanContextCorruptedException("no valid traceparent")

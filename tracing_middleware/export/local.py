@@ -7,6 +7,7 @@ and the JSON-lines console output are the same whatever produced the span.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import IO, Any
@@ -15,9 +16,49 @@ from tracing_middleware import _guard
 from tracing_middleware.config import ExporterURL
 from tracing_middleware.export.records import SpanRecord
 
-__all__ = ["local_exporter", "write_console"]
+__all__ = ["StoreWriter", "local_exporter", "write_console"]
+
+LOG = logging.getLogger(__name__)
 
 Export = Callable[[Sequence[Any]], bool]
+
+
+class StoreWriter:
+    """Writes finished spans into the embedded SQLite store.
+
+    Runs on the batch processor's thread. A locked or full database costs the batch (counted
+    in ``dropped`` and logged once per failure streak), never an exception anywhere else.
+    """
+
+    def __init__(self, url: str) -> None:
+        from tracing_middleware.export.store import SpanStore
+
+        self._store = SpanStore.from_url(url)
+        self._url = url
+        self.dropped = 0
+        self._failing = False
+
+    def write_records(self, records: Sequence[SpanRecord]) -> bool:
+        try:
+            self._store.write(records)
+        except Exception as exc:
+            self.dropped += len(records)
+            if not self._failing:
+                self._failing = True
+                LOG.warning("os-tracing: cannot write to the span store %s (%s); spans are "
+                            "dropped until it recovers", self._url, exc)
+            return False
+        if self._failing:
+            self._failing = False
+            LOG.info("os-tracing: span store %s writable again (%d spans dropped so far)",
+                     self._url, self.dropped)
+        return True
+
+    def shutdown(self) -> None:
+        try:
+            self._store.close()
+        except Exception:
+            LOG.debug("os-tracing: closing the store failed", exc_info=True)
 
 
 def write_console(records: Sequence[SpanRecord], out: IO[str] | None = None) -> None:
@@ -45,9 +86,7 @@ def local_exporter(url: ExporterURL, convert: Callable[[Any], SpanRecord]
         return out
 
     if url.scheme == "sqlite":
-        from tracing_middleware.export.otel_exporters import StoreExporter
-
-        store = StoreExporter(url.url)
+        store = StoreWriter(url.url)
 
         def export_store(spans: Sequence[Any]) -> bool:
             return store.write_records(records(spans))

@@ -10,55 +10,21 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from tracing_middleware.config import ExporterURL, Settings
-from tracing_middleware.export.records import SpanRecord
+from tracing_middleware.export.local import StoreWriter, write_console
 
 __all__ = ["ConsoleExporter", "StoreExporter", "build_otel_exporter"]
 
 LOG = logging.getLogger(__name__)
 
 
-class StoreExporter(SpanExporter):
-    """Writes finished spans into the embedded SQLite store.
-
-    Runs on the batch processor's thread. A locked or full database costs the batch (counted
-    in ``dropped`` and logged once per failure streak), never an exception anywhere else.
-    """
-
-    def __init__(self, url: str) -> None:
-        from tracing_middleware.export.store import SpanStore
-
-        self._store = SpanStore.from_url(url)
-        self._url = url
-        self.dropped = 0
-        self._failing = False
-
-    def write_records(self, records: Sequence[SpanRecord]) -> bool:
-        try:
-            self._store.write(records)
-        except Exception as exc:
-            self.dropped += len(records)
-            if not self._failing:
-                self._failing = True
-                LOG.warning("os-tracing: cannot write to the span store %s (%s); spans are "
-                            "dropped until it recovers", self._url, exc)
-            return False
-        if self._failing:
-            self._failing = False
-            LOG.info("os-tracing: span store %s writable again (%d spans dropped so far)",
-                     self._url, self.dropped)
-        return True
+class StoreExporter(StoreWriter, SpanExporter):
+    """The embedded store as an SDK span exporter (see :class:`StoreWriter`)."""
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         from tracing_middleware.plugins.otel_convert import to_record
 
         ok = self.write_records([to_record(s) for s in spans])
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
-
-    def shutdown(self) -> None:
-        try:
-            self._store.close()
-        except Exception:
-            LOG.debug("os-tracing: closing the store failed", exc_info=True)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
@@ -71,7 +37,6 @@ class ConsoleExporter(SpanExporter):
         self._out = out
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        from tracing_middleware.export.local import write_console
         from tracing_middleware.plugins.otel_convert import to_record
 
         write_console([to_record(span) for span in spans], self._out)

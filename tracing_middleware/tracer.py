@@ -32,6 +32,7 @@ from tracing_middleware.propagation.base import (
     default_getter,
     default_setter,
     environ_getter,
+    environ_key,
 )
 from tracing_middleware.spancontext import EMPTY, Propagated, SpanContext
 
@@ -141,11 +142,11 @@ class Tracing:
         self.plugin: TracerPlugin = manager.driver
         self.tracer: opentracing.Tracer = self.plugin.tracer
         self._targets = settings.propagation_targets
-        # The environ keys of every header the formats need to find a context. Jaeger's
-        # baggage-only ``uberctx-*`` headers have open-ended names: no probe then.
-        names = {p.name for p in getattr(self.propagator, "propagators", ())}
-        self._environ_probe: tuple[str, ...] | None = None if "jaeger" in names else tuple(
-            "HTTP_" + field.upper().replace("-", "_") for field in self.propagator.fields)
+        # The environ keys of every header the formats read; none when a format also reads
+        # headers under a prefix (Jaeger's uberctx-*), whose names cannot be listed.
+        self._environ_probe: tuple[str, ...] | None = None \
+            if self.propagator.prefixed_fields \
+            else tuple(environ_key(field) for field in self.propagator.fields)
 
     # -- context in and out ------------------------------------------------------------
 

@@ -79,11 +79,16 @@ class DictSetter(Setter[MutableMapping[str, str]]):
         carrier[key] = value
 
 
+def environ_key(header: str) -> str:
+    """The PEP 3333 environ key of a request header (``X-B3-TraceId`` -> ``HTTP_X_B3_TRACEID``)."""
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
 class WSGIEnvironGetter(Getter[Any]):
     """Reads request headers from a PEP 3333 environ (``X-B3-TraceId`` -> ``HTTP_X_B3_TRACEID``)."""
 
     def get(self, carrier: Any, key: str) -> list[str] | None:
-        value = carrier.get("HTTP_" + key.upper().replace("-", "_"))
+        value = carrier.get(environ_key(key))
         if isinstance(value, str):
             return [value]
         return None
@@ -113,6 +118,8 @@ class Propagator(abc.ABC):
     name: str = ""
     #: Header names this format reads or writes, lower case.
     fields: frozenset[str] = frozenset()
+    #: True when it also reads headers ``fields`` cannot list (names under a prefix).
+    prefixed_fields: bool = False
 
     def extract(self, carrier: Any, propagated: Propagated = EMPTY,
                 getter: Getter[Any] = default_getter) -> Propagated:

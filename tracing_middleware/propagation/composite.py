@@ -32,6 +32,7 @@ class CompositePropagator(Propagator):
     def __init__(self, propagators: Sequence[Propagator]) -> None:
         self.propagators: tuple[Propagator, ...] = tuple(propagators)
         self.fields = frozenset().union(*(p.fields for p in self.propagators))
+        self.prefixed_fields = any(p.prefixed_fields for p in self.propagators)
 
     def _extract(self, carrier: Any, propagated: Propagated, getter: Getter[Any]
                  ) -> Propagated:

@@ -38,6 +38,7 @@ _SAMPLED, _DEBUG = 0x01, 0x02
 class JaegerPropagator(Propagator):
     name = "jaeger"
     fields = frozenset({"uber-trace-id"})
+    prefixed_fields = True  # baggage in uberctx-{key} headers
 
     def _extract(self, carrier: Any, propagated: Propagated, getter: Getter[Any]
                  ) -> Propagated:

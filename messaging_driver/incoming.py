@@ -127,9 +127,8 @@ class TracedIncoming:
         if not (isinstance(message, dict) or isinstance(message, Mapping)):
             message = {}
         if listener.rpc:
-            service = message.get("namespace") or listener.service or listener.topic
             kind = "server" if _expects_reply(inner) else "consumer"
-            name = f"{service}/{message.get('method', '')}"
+            name = f"{self._service(message)}/{message.get('method', '')}"
         else:
             kind = "consumer"
             event_type = message.get("event_type")
@@ -142,14 +141,18 @@ class TracedIncoming:
             tracing.set_tags(span, self._tags(message, ctxt))
         return tracing.activate(span, finish_on_close=True)
 
+    def _service(self, message: Any) -> str:
+        """The RPC service: the target namespace, else the server's, else its topic."""
+        listener = self._listener
+        return message.get("namespace") or listener.service or listener.topic
+
     def _tags(self, message: Any, ctxt: Any) -> dict[str, Any]:
         listener = self._listener
         inner = self._inner
         tags: dict[str, Any] = {"messaging.system": listener.system,
                                 "messaging.operation.type": "process"}
         if listener.rpc:
-            service = message.get("namespace") or listener.service or listener.topic
-            tags.update({"rpc.system": "oslo_messaging", "rpc.service": service,
+            tags.update({"rpc.system": "oslo_messaging", "rpc.service": self._service(message),
                          "rpc.method": message.get("method", ""),
                          "messaging.destination.name": listener.topic})
             msg_id = getattr(inner, "msg_id", None)

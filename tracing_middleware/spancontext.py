@@ -6,10 +6,10 @@ to, so a trace entering as B3 can leave as W3C or osprofiler without losing its 
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import NamedTuple
 
 __all__ = [
     "EMPTY",
@@ -57,14 +57,16 @@ def format_span_id(span_id: int) -> str:
     return f"{span_id:016x}"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class SpanContext:
+class SpanContext(NamedTuple):
     """What crosses a process boundary about one span.
 
     ``sampled`` is ``None`` when the caller deferred the decision (B3 and Jaeger allow
     it). ``forced`` is set only by a verified osprofiler signature: it is the one signal
     from outside that overrides the sampling policy. ``trace_state`` keeps W3C
     ``tracestate`` members, already validated, in order.
+
+    A named tuple, not a frozen dataclass: as immutable, and built in a quarter of the
+    time, which counts because every message and outgoing call builds a few (issue 11).
     """
 
     trace_id: int
@@ -91,8 +93,7 @@ class SpanContext:
 _NO_BAGGAGE: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Propagated:
+class Propagated(NamedTuple):
     """The result of extraction: a remote parent (or none) plus baggage.
 
     Immutable so that one extraction can be shared by the edge and its integrations
@@ -100,7 +101,7 @@ class Propagated:
     """
 
     span_context: SpanContext | None = None
-    baggage: Mapping[str, str] = dataclasses.field(default_factory=lambda: _NO_BAGGAGE)
+    baggage: Mapping[str, str] = _NO_BAGGAGE
 
     def with_span_context(self, span_context: SpanContext | None) -> Propagated:
         return Propagated(span_context, self.baggage)

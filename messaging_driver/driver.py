@@ -75,6 +75,8 @@ class TracedDriver(base.BaseDriver):
         super().__init__(conf, inner_url, default_exchange, allowed_remote_exmods)
         register_oslo_messaging_opts(conf)
         self._tracing = tracer.from_config(conf)
+        #: ``propagators = none``: the context travels nowhere, the bus included.
+        self._propagates = bool(self._tracing and self._tracing.settings.propagators)
 
     # -- delegation ---------------------------------------------------------------------
 
@@ -108,7 +110,8 @@ class TracedDriver(base.BaseDriver):
                   ) -> tuple[Any, Any]:
         """(span or None, message to send) for a send inside ``active``.
 
-        Unsampled: no span object, only the context travels, so the decision does too.
+        Unsampled: no span object, only the context travels (in the envelope's one
+        format, see :mod:`messaging_driver.envelope`), so the decision does too.
         ``describe(*args)`` -> (kind, name, tags) runs only for a span that records. A
         failure here costs the span or the envelope, never the send.
         """
@@ -121,10 +124,11 @@ class TracedDriver(base.BaseDriver):
                 if isinstance(request_id, str):
                     tags["openstack.request_id"] = request_id[:128]
                 span = tracing.start_span(name, parent=active, kind=kind, tags=tags)
-            headers: dict[str, str] = {}
-            tracing.inject(headers, span=span if span is not None else active)
-            if headers and (isinstance(message, dict) or isinstance(message, Mapping)):
-                message = envelope.with_envelope(message, headers)
+            if self._propagates and (isinstance(message, dict) or isinstance(message, Mapping)):
+                propagated = tracing.propagated_of(span if span is not None else active)
+                headers = envelope.headers_for(propagated) if propagated is not None else None
+                if headers:
+                    message = envelope.with_envelope(message, headers)
         except Exception:
             _guard.swallow("starting a messaging span")
         return span, message

@@ -7,6 +7,12 @@ unmodified peer on plain ``rabbit://`` processes the message exactly as before, 
 request context its endpoints see gains no key. Traced receivers pop the key before the
 dispatcher runs. Inbound envelopes are untrusted: anything but a small dict of short
 strings is ignored.
+
+The envelope is read only by os-tracing, so it always speaks one format, W3C Trace Context
+plus Baggage, whatever ``propagators`` says for the HTTP edges (where peers we do not
+control decide the format): one format is all a receiver has to parse per message. An
+envelope in any other form (written by a build that injected every configured format) is
+handed to the configured propagators instead.
 """
 
 from __future__ import annotations
@@ -14,7 +20,24 @@ from __future__ import annotations
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-__all__ = ["KEY", "MAX_ENTRIES", "MAX_VALUE_LENGTH", "pop_envelope", "with_envelope"]
+from tracing_middleware.propagation.baggage import format_baggage, parse_baggage
+from tracing_middleware.propagation.tracecontext import (
+    format_traceparent,
+    format_tracestate,
+    parse_traceparent,
+    parse_tracestate,
+)
+from tracing_middleware.spancontext import EMPTY, Propagated
+
+__all__ = [
+    "KEY",
+    "MAX_ENTRIES",
+    "MAX_VALUE_LENGTH",
+    "headers_for",
+    "pop_envelope",
+    "propagated_from",
+    "with_envelope",
+]
 
 #: The message key; short, and unlikely to collide with a service's own keys.
 KEY = "_os_trace"
@@ -46,11 +69,49 @@ def pop_envelope(message: Any) -> dict[str, str] | None:
     if not (isinstance(raw, dict) or isinstance(raw, Mapping)) or not raw \
             or len(raw) > MAX_ENTRIES:
         return None
-    headers: dict[str, str] = {}
+    lowered = True
     for key, value in raw.items():
         if not isinstance(key, str) or not isinstance(value, str):
             return None
         if len(key) > MAX_KEY_LENGTH or len(value) > MAX_VALUE_LENGTH:
             return None
-        headers[key.lower()] = value
+        lowered = lowered and key.islower()
+    if lowered and type(raw) is dict:  # as headers_for() writes it: popped, so ours
+        return raw
+    return {key.lower(): value for key, value in raw.items()}
+
+
+def headers_for(propagated: Propagated) -> dict[str, str]:
+    """The envelope headers of a context: ``traceparent``, and ``tracestate`` and
+    ``baggage`` when there are any."""
+    context = propagated.span_context
+    headers: dict[str, str] = {}
+    if context is not None and context.is_valid:
+        headers["traceparent"] = format_traceparent(context)
+        if context.trace_state:
+            state = format_tracestate(context.trace_state)
+            if state:
+                headers["tracestate"] = state
+    if propagated.baggage:
+        baggage = format_baggage(propagated.baggage)
+        if baggage:
+            headers["baggage"] = baggage
     return headers
+
+
+def propagated_from(headers: Mapping[str, str]) -> Propagated | None:
+    """The context of an envelope :func:`headers_for` wrote (as :func:`pop_envelope`
+    returns it); ``None`` for an envelope in another form."""
+    if len(headers) > 3 or not headers.keys() <= _W3C_KEYS:
+        return None
+    state = headers.get("tracestate")
+    baggage = headers.get("baggage")
+    context = parse_traceparent(headers.get("traceparent"),
+                                parse_tracestate([state]) or () if state else ())
+    found = parse_baggage([baggage]) if baggage else None
+    if found:
+        return Propagated(context).with_baggage(found)
+    return EMPTY if context is None else Propagated(context)
+
+
+_W3C_KEYS = frozenset({"traceparent", "tracestate", "baggage"})

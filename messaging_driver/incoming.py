@@ -55,7 +55,10 @@ def _expects_reply(inner: Any) -> bool:
 def _propagated_from(tracing: Any, headers: dict[str, str] | None, ctxt: Any) -> Propagated:
     """The sender's context: our envelope, else an osprofiler ``trace_info`` we trust."""
     if headers:
-        return tracing.extract(headers)
+        if not tracing.settings.propagators:  # ``none``: no context is taken from outside
+            return EMPTY
+        found = envelope.propagated_from(headers)
+        return found if found is not None else tracing.extract(headers)
     if isinstance(ctxt, Mapping) and "trace_info" in ctxt:
         context = trace_info_to_span_context(ctxt.get("trace_info"),
                                              tracing.settings.hmac_keys)

@@ -41,10 +41,12 @@ OPTS: list[cfg.Opt] = [
     cfg.ListOpt(
         "propagators",
         default=["tracecontext", "baggage"],
-        help="Wire formats extracted from and injected into requests and messages, in "
+        help="Wire formats extracted from and injected into HTTP requests, in "
         "order: tracecontext, baggage, b3, b3multi, jaeger, osprofiler, none. On "
         "extraction the first format that yields a valid context wins; baggage is always "
-        "merged; on injection every format is written. Environment: OTEL_PROPAGATORS.",
+        "merged; on injection every format is written. RPC messages between traced+ "
+        "drivers always carry W3C Trace Context and Baggage (none: no context at all). "
+        "Environment: OTEL_PROPAGATORS.",
     ),
     cfg.StrOpt(
         "sampler",

@@ -178,14 +178,20 @@ class Tracing:
         if span is None:
             return
         try:
-            neutral = self.plugin.span_context_of(span)
-            if neutral is None:
-                return
-            baggage = getattr(span.context, "baggage", None)
-            propagated = Propagated(neutral, dict(baggage)) if baggage else Propagated(neutral)
-            self.propagator.inject(carrier, propagated, setter)
+            propagated = self.propagated_of(span)
+            if propagated is not None:
+                self.propagator.inject(carrier, propagated, setter)
         except Exception:  # a plain try: this runs for every outgoing call and message
             _guard.swallow("inject")
+
+    def propagated_of(self, span: opentracing.Span) -> Propagated | None:
+        """What :meth:`inject` writes for ``span``, in neutral form (``None`` for a span
+        of another engine)."""
+        neutral = self.plugin.span_context_of(span)
+        if neutral is None:
+            return None
+        baggage = getattr(span.context, "baggage", None)
+        return Propagated(neutral, dict(baggage)) if baggage else Propagated(neutral)
 
     def should_propagate(self, host: str | None) -> bool:
         """``propagation_targets``: may trace headers be sent to ``host``?"""

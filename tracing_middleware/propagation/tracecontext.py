@@ -24,7 +24,9 @@ __all__ = [
     "MAX_MEMBERS",
     "MAX_TRACESTATE_LENGTH",
     "TraceContextPropagator",
+    "format_traceparent",
     "format_tracestate",
+    "parse_traceparent",
     "parse_tracestate",
 ]
 
@@ -109,6 +111,37 @@ def format_tracestate(trace_state: Iterable[tuple[str, str]]) -> str:
     return ",".join(f"{k}={v}" for k, v in _truncate(members))
 
 
+def parse_traceparent(header: Any, trace_state: TraceState = ()) -> SpanContext | None:
+    """The remote span context of one ``traceparent`` value (with ``trace_state``, already
+    validated), ``None`` if the value is invalid."""
+    if not isinstance(header, str) or len(header) > MAX_HEADER_LENGTH:
+        return None
+    header = header.strip(_OWS)
+    if header.startswith("00"):
+        match = _TRACEPARENT_00.fullmatch(header)
+    else:
+        match = _TRACEPARENT_ANY.fullmatch(header)
+        # 3.2.2.1: version ff is invalid.
+        if match is not None and match.group(1) == "ff":
+            match = None
+    if match is None:
+        return None
+    trace_hex, span_hex, flags_hex = match.groups()[-3:]
+    trace_id, span_id = int(trace_hex, 16), int(span_hex, 16)
+    # 3.2.2.3 / 3.2.2.4: all-zero trace-id or parent-id is invalid.
+    if trace_id == 0 or span_id == 0:
+        return None
+    # 3.2.2.5: only the sampled bit (bit 0) is defined; other bits are ignored.
+    return SpanContext(trace_id, span_id, bool(int(flags_hex, 16) & 0x01), True, trace_state)
+
+
+def format_traceparent(context: SpanContext) -> str:
+    """Version 00 for a valid context. A deferred decision (sampled None) has no W3C
+    encoding: it goes out as 00, as does anything not sampled."""
+    flags = "01" if (context.sampled or context.forced) else "00"
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{flags}"
+
+
 class TraceContextPropagator(Propagator):
     """``traceparent: 00-{trace}-{parent}-{flags}`` plus ``tracestate``."""
 
@@ -122,42 +155,16 @@ class TraceContextPropagator(Propagator):
         # (test_traceparent_duplicated) expects the receiver to restart the trace.
         if not values or len(values) != 1:
             return propagated
-        header = values[0]
-        if not isinstance(header, str) or len(header) > MAX_HEADER_LENGTH:
-            return propagated
-        header = header.strip(_OWS)
-        if header.startswith("00"):
-            match = _TRACEPARENT_00.fullmatch(header)
-        else:
-            match = _TRACEPARENT_ANY.fullmatch(header)
-            # 3.2.2.1: version ff is invalid.
-            if match is not None and match.group(1) == "ff":
-                match = None
-        if match is None:
-            return propagated
-        trace_hex, span_hex, flags_hex = match.groups()[-3:]
-        trace_id, span_id = int(trace_hex, 16), int(span_hex, 16)
-        # 3.2.2.3 / 3.2.2.4: all-zero trace-id or parent-id is invalid.
-        if trace_id == 0 or span_id == 0:
-            return propagated
-        state: TraceState = ()
         states = getter.get(carrier, "tracestate")
-        if states:
-            state = parse_tracestate(states) or ()
-        # 3.2.2.5: only the sampled bit (bit 0) is defined; other bits are ignored.
-        sampled = bool(int(flags_hex, 16) & 0x01)
-        return propagated.with_span_context(
-            SpanContext(trace_id, span_id, sampled, remote=True, trace_state=state))
+        context = parse_traceparent(values[0], parse_tracestate(states) or () if states else ())
+        return propagated if context is None else propagated.with_span_context(context)
 
     def inject(self, carrier: Any, propagated: Propagated,
                setter: Setter[Any] = default_setter) -> None:
         context = propagated.span_context
         if context is None or not context.is_valid:
             return
-        # A deferred decision (sampled None) has no W3C encoding: it goes out as 00.
-        flags = "01" if (context.sampled or context.forced) else "00"
-        setter.set(carrier, "traceparent",
-                   f"00-{context.trace_id_hex}-{context.span_id_hex}-{flags}")
+        setter.set(carrier, "traceparent", format_traceparent(context))
         if context.trace_state:
             state = format_tracestate(context.trace_state)
             if state:

@@ -460,6 +460,37 @@ def test_unsampled_cast_on_the_wire(bus, store_url, active):
     assert _spans(store_url) == {}
 
 
+@pytest.mark.parametrize(("propagators", "expected"), [
+    (["b3multi", "baggage"], {"traceparent", "baggage"}),
+    (["jaeger"], {"traceparent", "baggage"}),
+    (["none"], None),
+])
+def test_envelope_speaks_w3c_whatever_the_edges_speak(bus, store_url, propagators, expected):
+    """Only os-tracing reads the envelope, so it carries one format, W3C Trace Context and
+    Baggage, whatever ``propagators`` says for HTTP; ``none`` sends no context at all."""
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    transport = bus.transport(make_conf("svc", store_url, propagators=propagators))
+    client = oslo_messaging.get_rpc_client(transport, oslo_messaging.Target(topic=topic))
+    tracing = tracer.get_tracing()
+    root = tracing.start_span("root", parent=None)
+    root.set_baggage_item("tenant", "t1")
+
+    def cast() -> None:
+        with tracing.activate(root, finish_on_close=True):
+            client.cast({}, "usage", count=1)
+
+    message = _on_the_wire(bus, transport, topic, cast)
+    if expected is None:
+        assert envelope.KEY not in message
+        return
+    headers = message[envelope.KEY]
+    assert set(headers) == expected
+    _, trace_id, parent_id, flags = headers["traceparent"].split("-")
+    producer = _spans(store_url)[(f"{topic}/usage", "producer")]
+    assert (trace_id, parent_id, flags) == (producer.trace_id, producer.span_id, "01")
+    assert headers["baggage"] == "tenant=t1"
+
+
 class _Escapes(BaseException):
     """Not an ``Exception``: oslo.messaging's server lets it through without ``reply()``."""
 

@@ -97,3 +97,44 @@ def test_trace_info_needs_a_proxy_only_with_hmac_keys(listener, hmac_keys, proxi
     if proxied:
         wrapped.acknowledge()
         wrapped.reply()
+
+
+B3 = {"x-b3-traceid": "0af7651916cd43dd8448eb211c80319c", "x-b3-spanid": "b7ad6b7169203331",
+      "x-b3-sampled": "1"}
+
+
+@pytest.mark.parametrize(("propagators", "headers", "expected"), [
+    # The envelope's own form, read whatever the HTTP edges are configured to speak.
+    ("b3", {"traceparent": TRACEPARENT, "baggage": "tenant=t1"},
+     (0x0AF7651916CD43DD8448EB211C80319C, False, {"tenant": "t1"})),
+    ("tracecontext,baggage", {"traceparent": TRACEPARENT},
+     (0x0AF7651916CD43DD8448EB211C80319C, False, {})),
+    # Another form (a sender that injected every configured format) goes to the formats.
+    ("b3multi", B3, (0x0AF7651916CD43DD8448EB211C80319C, True, {})),
+    ("tracecontext", B3, None),
+    # ``none``: no context is taken from outside, the bus included.
+    ("none", {"traceparent": TRACEPARENT}, None),
+    ("b3", {"traceparent": "00-00000000000000000000000000000000-b7ad6b7169203331-01"}, None),
+])
+def test_envelope_context(listener, propagators, headers, expected):
+    traced = listener(propagators=propagators)
+    found = incoming._propagated_from(traced.tracing, dict(headers), {})
+    if expected is None:
+        assert found.span_context is None
+        return
+    trace_id, sampled, baggage = expected
+    assert (found.span_context.trace_id, found.span_context.sampled) == (trace_id, sampled)
+    assert dict(found.baggage) == baggage
+
+
+def test_envelope_round_trip_keeps_state_and_baggage():
+    """What the sender writes is what the receiver reads back, tracestate and baggage too."""
+    from tracing_middleware.spancontext import Propagated, SpanContext
+
+    sent = Propagated(SpanContext(7, 9, True, False, (("vendor", "v1"), ("other", "x"))),
+                      {"tenant": "t 1", "user": "ü"})
+    headers = envelope.headers_for(sent)
+    assert set(headers) == {"traceparent", "tracestate", "baggage"}
+    got = envelope.propagated_from(envelope.pop_envelope({envelope.KEY: headers}))
+    assert got.span_context == SpanContext(7, 9, True, True, sent.span_context.trace_state)
+    assert dict(got.baggage) == sent.baggage

@@ -27,24 +27,62 @@ _OPT_NAMES = frozenset(o.dest for o in opts.OPTS)
 StartResponse = Callable[..., Any]
 
 
-class _ClosingBody:
-    """Wraps the response iterable; ends the span on ``close()``, which PEP 3333 guarantees.
+class _TracedResponse:
+    """One sampled request: sees the status and headers go by, wraps the body, and ends
+    the span on ``close()`` (which PEP 3333 guarantees) or when the app or body raises.
 
-    ``close()`` of the wrapped iterable is always called, even if ending the span fails.
+    One object per request instead of closures over a state dict: the sampled path runs
+    for every request at 100% sampling (issue 11). ``close()`` of the wrapped body is
+    always called, even if ending the span fails.
     """
 
-    __slots__ = ("_body", "_finish")
+    __slots__ = ("_body", "_done", "_environ", "_filter", "_span", "_start_response",
+                 "_tracing", "headers", "status")
 
-    def __init__(self, body: Iterable[bytes], finish: Callable[[BaseException | None], None]
-                 ) -> None:
-        self._body = body
-        self._finish = finish
+    def __init__(self, owner: TracingFilter, tracing: tracer.Tracing, span: opentracing.Span,
+                 environ: dict[str, Any], start_response: StartResponse) -> None:
+        self._filter = owner
+        self._tracing = tracing
+        self._span = span
+        self._environ = environ
+        self._start_response = start_response
+        self._body: Iterable[bytes] = ()
+        self._done = False
+        self.status: str | None = None
+        self.headers: list[tuple[str, str]] = []
+
+    def start_response(self, status: str, headers: list[tuple[str, str]],
+                       exc_info: Any = None) -> Any:
+        self.status = status
+        self.headers = headers
+        if self._filter._traceresponse:
+            try:
+                context = self._tracing.span_context_of(self._span)
+                if context is not None:
+                    flags = "01" if context.sampled else "00"
+                    headers.append(("traceresponse", f"00-{context.trace_id_hex}-"
+                                                     f"{context.span_id_hex}-{flags}"))
+            except Exception:
+                _guard.swallow("adding traceresponse")
+        if exc_info is None:
+            return self._start_response(status, headers)
+        return self._start_response(status, headers, exc_info)
+
+    def finish(self, exc: BaseException | None) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            self._filter._end_span(self._tracing, self._span, self._environ, self.status,
+                                   self.headers, exc)
+        except Exception:
+            _guard.swallow("ending the server span")
 
     def __iter__(self) -> Iterator[bytes]:
         try:
             yield from self._body
         except BaseException as exc:
-            self._finish(exc)
+            self.finish(exc)
             raise
 
     def close(self) -> None:
@@ -53,7 +91,7 @@ class _ClosingBody:
             if close is not None:
                 close()
         finally:
-            self._finish(None)
+            self.finish(None)
 
 
 class TracingFilter(base.ConfigurableMiddleware):
@@ -136,64 +174,30 @@ class TracingFilter(base.ConfigurableMiddleware):
     def _call_traced(self, tracing: tracer.Tracing, span: opentracing.Span,
                      scope: opentracing.Scope | None, environ: dict[str, Any],
                      start_response: StartResponse) -> Any:
-        state: dict[str, Any] = {}
-        finished = False
-
-        def finish(exc: BaseException | None) -> None:
-            nonlocal finished
-            if finished:
-                return
-            finished = True
-            try:
-                self._end_span(tracing, span, environ, state, exc)
-            except Exception:
-                _guard.swallow("ending the server span")
-
-        def traced_start_response(status: str, headers: list[tuple[str, str]],
-                                  exc_info: Any = None) -> Any:
-            state["status"] = status
-            state["headers"] = headers
-            if self._traceresponse:
-                try:
-                    context = tracing.span_context_of(span)
-                    if context is not None:
-                        flags = "01" if context.sampled else "00"
-                        headers.append(("traceresponse", f"00-{context.trace_id_hex}-"
-                                                         f"{context.span_id_hex}-{flags}"))
-                except Exception:
-                    _guard.swallow("adding traceresponse")
-            if exc_info is None:
-                return start_response(status, headers)
-            return start_response(status, headers, exc_info)
-
+        response = _TracedResponse(self, tracing, span, environ, start_response)
         try:
-            body = self.application(environ, traced_start_response)
+            response._body = self.application(environ, response.start_response)
         except BaseException as exc:
-            finish(exc)
+            response.finish(exc)
             raise
         finally:
             if scope is not None:
                 scope.close()
-        try:
-            return _ClosingBody(body, finish)
-        except Exception:
-            finish(None)
-            return body
+        return response
 
     def _end_span(self, tracing: tracer.Tracing, span: opentracing.Span,
-                  environ: dict[str, Any], state: dict[str, Any],
-                  exc: BaseException | None) -> None:
+                  environ: dict[str, Any], status: str | None,
+                  headers: list[tuple[str, str]], exc: BaseException | None) -> None:
         if not tracing.is_recording(span):
             span.finish()
             return
-        status = state.get("status")
         code = None
         if status:
             head = status.split(" ", 1)[0]
             if head.isdigit():
                 code = int(head)
                 span.set_tag("http.response.status_code", code)
-        for name, value in state.get("headers") or ():
+        for name, value in headers:
             if name.lower() == "x-openstack-request-id":
                 span.set_tag("openstack.request_id", value[:128])
                 break

@@ -10,14 +10,11 @@ another process and is not charged. ``--quick`` finishes in under a minute on 2 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import json
 import os
 import platform
-import socket
 import sys
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -129,135 +126,11 @@ def case_span(sink: Sink, quick: bool) -> list[Result]:
     return spans.case_span(sink, quick)
 
 
-#: (row, traced+ driver, what is active when the client sends)
-_RPC_VARIANTS = (("plain driver", False, None),
-                 ("traced+ no active span", True, None),
-                 ("traced+ unsampled", True, False),
-                 ("traced+ sampled", True, True))
-
-
 def case_rpc(sink: Sink, quick: bool) -> list[Result]:
-    """Case 3: one RPC call or cast through the plain and the ``traced+`` driver.
+    """Case 3: one RPC call or cast through the plain and the ``traced+`` driver."""
+    from bench import rpc
 
-    ``traced+ no active span`` is the common case in a service: tracing configured, a
-    periodic task or an unsampled path casting with no span active. ``unsampled`` and
-    ``sampled`` send from inside an active (un)sampled request span.
-
-    RabbitMQ when it answers on 127.0.0.1:5672. The in-process fake bus polls every
-    50 ms, so each of its operations takes ~50 ms of wall time, and the idle polling of
-    the servers alive at the time is charged to every variant alike: it runs in full
-    mode, or in quick mode only (with a few operations) when RabbitMQ is not there.
-    """
-    from tracing_middleware import tracer
-
-    rabbit = "rabbit://guest:guest@127.0.0.1:5672/"
-    urls = [] if quick else ["fake://"]
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", 5672), 1):
-        urls.append(rabbit)
-    if not urls:
-        urls.append("fake://")
-    results: list[Result] = []
-    for base_url in urls:
-        for kind in ("call", "cast"):
-            closing: list[threading.Thread] = []
-            variants = [_rpc_variant(label, ("traced+" if traced else "") + base_url, active,
-                                     kind, sink, closing)
-                        for label, traced, active in _RPC_VARIANTS]
-            if base_url == rabbit:
-                ops, warmup = (40, 1) if quick else (300, 1)
-            else:
-                ops, warmup = (5, 0) if quick else (50, 1)
-            results += measure(f"rpc {kind} ({base_url.split(':')[0]})", variants, ops,
-                               3 if quick else 9, warmup=warmup)
-            for thread in closing:
-                thread.join(30)
-    peers.flush_all()
-    tracer.reset()
-    return results
-
-
-def _rpc_conf(sink: Sink, sampled: bool) -> Any:
-    from oslo_config import cfg
-
-    from messaging_driver.compat import register_oslo_messaging_opts
-    from tracing_middleware import opts
-
-    conf = cfg.ConfigOpts()
-    conf([], project="bench")
-    opts.register_opts(conf)
-    register_oslo_messaging_opts(conf)
-    conf.set_override("exporters", [sink.otlp], group="tracing")
-    conf.set_override("sampler", "always_on" if sampled else "always_off", group="tracing")
-    conf.set_override("integrations", [], group="tracing")
-    conf.set_override("service_name", "bench", group="tracing")
-    return conf
-
-
-def _rpc_variant(label: str, url: str, active: bool | None, kind: str, sink: Sink,
-                 closing: list[threading.Thread]) -> Variant:
-    """Server, transport and client are built (and used once) at the first round and kept
-    for all, so a round measures calls, not connection set-up; the span is activated per
-    round. Stopping a server takes a poll interval: ``close`` does it in ``closing``."""
-    import oslo_messaging
-
-    from tracing_middleware import tracer
-
-    state: dict[str, Any] = {}
-    done = threading.Semaphore(0)
-
-    class Endpoint:
-        def ping(self, ctxt: dict[str, Any], n: int) -> int:
-            done.release()
-            return n
-
-    def build() -> None:
-        conf = _rpc_conf(sink, bool(active))
-        transport = oslo_messaging.get_rpc_transport(conf, url)
-        topic = f"bench-{time.monotonic_ns()}"
-        server = oslo_messaging.get_rpc_server(
-            transport, oslo_messaging.Target(topic=topic, server="s"), [Endpoint()])
-        server.start()
-        client = oslo_messaging.get_rpc_client(transport, oslo_messaging.Target(topic=topic),
-                                               timeout=30)
-        # The engine the traced driver uses (same settings, so the same engine).
-        tracing = tracer.from_config(conf) if url.startswith("traced+") else None
-        state.update(transport=transport, server=server, client=client, tracing=tracing)
-        client.call({}, "ping", n=0)  # the reply queue and connections, before any timing
-        done.acquire(timeout=30)
-
-    def setup() -> Callable[[], None]:
-        if not state:
-            build()
-        tracing, client = state["tracing"], state["client"]
-        if active is not None and tracing is not None:
-            state["scope"] = tracing.activate(
-                tracing.start_span("bench request", parent=None, kind="server"),
-                finish_on_close=True)
-
-        def op() -> None:
-            if kind == "call":
-                client.call({}, "ping", n=1)
-            else:
-                client.cast({}, "ping", n=1)
-                done.acquire(timeout=30)
-        return op
-
-    def teardown() -> None:
-        scope = state.pop("scope", None)
-        if scope is not None:
-            scope.close()
-
-    def stop() -> None:
-        state["server"].stop()
-        state["server"].wait()
-        state["transport"].cleanup()
-
-    def close() -> None:
-        if state:
-            closing.append(threading.Thread(target=stop, daemon=True))
-            closing[-1].start()
-
-    return Variant(label, setup, teardown=teardown, close=close)
+    return rpc.case_rpc(sink, quick)
 
 
 def case_memory(sink: Sink, quick: bool) -> list[Result]:

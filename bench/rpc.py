@@ -1,0 +1,241 @@
+"""Case 3: RPC ``call`` and ``cast`` through the plain and the ``traced+`` driver.
+
+Measured as the CPU a message costs on its path, not process-wide: the client's send
+(its thread's CPU inside ``call``/``cast``), the listener thread handing the message over
+(the callback the inner driver's listener calls, which runs ``traced+``'s envelope
+handling), the executor thread processing it (``_process_incoming``: dispatch, endpoint,
+reply, and the receive span) and, for a sampled trace, the exporter's CPU for its spans
+(flushed inside the round). The process-wide clock the other cases use is swamped here:
+the fake bus's listeners poll every 50 ms and RabbitMQ's keep heartbeats, so a cast
+charged with the idle CPU of its wait moved by ±30 % from round to round.
+
+Rows: ``no active span`` is the common case in a service (tracing configured, a periodic
+task or service code sending outside any trace); ``unsampled`` and ``sampled`` send from
+inside an active (un)sampled request span, whose context the envelope carries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench import peers
+from bench.harness import Result, Variant, measure, note
+from bench.receiver import Sink
+
+__all__ = ["MessagePathClock", "case_rpc"]
+
+#: (row, traced+ driver, what is active when the client sends)
+VARIANTS = (("plain driver", False, None),
+            ("traced+ no active span", True, None),
+            ("traced+ unsampled", True, False),
+            ("traced+ sampled", True, True))
+
+RABBIT = "rabbit://guest:guest@127.0.0.1:5672/"
+
+#: Casts go out in bursts, the round waiting for each burst to be handled: a message
+#: that arrives after the fake bus's 50 ms of idle polling finds every cache cold and
+#: costs several times what it costs on a server that is busy, which is where the cost
+#: of tracing matters. Calls wait for their reply, so they stay one at a time.
+CAST_BURST = 25
+
+
+class MessagePathClock:
+    """Nanoseconds of CPU spent inside the windows :meth:`timed` opens, in any thread,
+    plus the export CPU of the batch processors :meth:`charge_exports` was given.
+
+    Each window's own cost (two ``thread_time_ns`` calls) is measured once and taken
+    off, so the clock adds nothing to a variant with more windows.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._total = 0
+        self._inflight = 0
+        self._processors: list[Any] = []
+        pairs = []
+        for _ in range(2000):
+            start = time.thread_time_ns()
+            pairs.append(time.thread_time_ns() - start)
+        self._overhead = int(statistics.median(pairs))
+
+    def add(self, elapsed_ns: int) -> None:
+        with self._lock:
+            self._total += max(0, elapsed_ns - self._overhead)
+
+    def timed(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` with its CPU (in the thread that calls it) charged to the clock."""
+        def window(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                self._inflight += 1
+            start = time.thread_time_ns()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                elapsed = time.thread_time_ns() - start
+                with self._lock:
+                    self._inflight -= 1
+                    self._total += max(0, elapsed - self._overhead)
+        return window
+
+    def charge_exports(self, processors: list[Any]) -> None:
+        self._processors.extend(processors)
+
+    def settle(self, timeout_s: float = 10.0) -> None:
+        """Wait (without charging it) until no window is open: a worker may still be
+        ending the last message's span after the endpoint let the round go on."""
+        deadline = time.monotonic() + timeout_s
+        while self._inflight and time.monotonic() < deadline:
+            time.sleep(0.0005)
+
+    def __call__(self) -> int:
+        exported = sum(getattr(p, "export_cpu_s", 0.0) for p in self._processors)
+        return self._total + int(exported * 1e9)
+
+
+def case_rpc(sink: Sink, quick: bool) -> list[Result]:
+    """Fake driver and, when it answers on 127.0.0.1:5672, RabbitMQ.
+
+    The fake bus hands a message over only when its listener next polls (every 50 ms),
+    so it runs in full mode, or in quick mode only (with a few operations) when RabbitMQ
+    is not there.
+    """
+    from tracing_middleware import tracer
+
+    urls = [] if quick else ["fake://"]
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", 5672), 1):
+        urls.append(RABBIT)
+    if not urls:
+        urls.append("fake://")
+    results: list[Result] = []
+    for base_url in urls:
+        for kind in ("call", "cast"):
+            clock = MessagePathClock()
+            closing: list[threading.Thread] = []
+            variants = [_variant(label, ("traced+" if traced else "") + base_url, active,
+                                 kind, sink, clock, closing)
+                        for label, traced, active in VARIANTS]
+            if kind == "cast":
+                ops, warmup = (2 * CAST_BURST, 0) if quick else (20 * CAST_BURST, 1)
+            elif base_url == RABBIT:
+                ops, warmup = (40, 1) if quick else (300, 1)
+            else:
+                ops, warmup = (5, 0) if quick else (50, 1)
+            results += measure(f"rpc {kind} ({base_url.split(':')[0]})", variants, ops,
+                               3 if quick else 9, warmup=warmup, clock=clock)
+            for thread in closing:
+                thread.join(30)
+    peers.flush_all()
+    tracer.reset()
+    return results
+
+
+def _conf(sink: Sink, sampled: bool) -> Any:
+    from oslo_config import cfg
+
+    from messaging_driver.compat import register_oslo_messaging_opts
+    from tracing_middleware import opts
+
+    conf = cfg.ConfigOpts()
+    conf([], project="bench")
+    opts.register_opts(conf)
+    register_oslo_messaging_opts(conf)
+    conf.set_override("exporters", [sink.otlp], group="tracing")
+    conf.set_override("sampler", "always_on" if sampled else "always_off", group="tracing")
+    conf.set_override("integrations", [], group="tracing")
+    conf.set_override("service_name", "bench", group="tracing")
+    return conf
+
+
+def _variant(label: str, url: str, active: bool | None, kind: str, sink: Sink,
+             clock: MessagePathClock, closing: list[threading.Thread]) -> Variant:
+    """Server, transport and client are built (and used once) at the first round and kept
+    for all, so a round measures messages, not connection set-up; the span is activated
+    per round. Stopping a server takes a poll interval: ``close`` does it in ``closing``."""
+    import oslo_messaging
+
+    from tracing_middleware import tracer
+
+    state: dict[str, Any] = {}
+    done = threading.Semaphore(0)
+
+    class Endpoint:
+        def ping(self, ctxt: dict[str, Any], n: int) -> int:
+            done.release()
+            return n
+
+    def build() -> None:
+        conf = _conf(sink, bool(active))
+        transport = oslo_messaging.get_rpc_transport(conf, url)
+        topic = f"bench-{time.monotonic_ns()}"
+        server = oslo_messaging.get_rpc_server(
+            transport, oslo_messaging.Target(topic=topic, server="s"), [Endpoint()])
+        server._process_incoming = clock.timed(server._process_incoming)
+        server.start()
+        # The callback the inner driver's listener calls: traced+'s own (envelope, proxy)
+        # or, for the plain driver, the server's.
+        adapter = getattr(server.listener, "inner", server.listener)
+        if hasattr(adapter, "on_incoming_callback"):
+            adapter.on_incoming_callback = clock.timed(adapter.on_incoming_callback)
+        else:
+            note(f"rpc: {type(adapter).__name__} hands messages over unmeasured")
+        client = oslo_messaging.get_rpc_client(transport, oslo_messaging.Target(topic=topic),
+                                               timeout=30)
+        # The engine the traced driver uses (same settings, so the same engine).
+        tracing = tracer.from_config(conf) if url.startswith("traced+") else None
+        if tracing is not None and active:
+            clock.charge_exports(peers.os_tracing_processors(tracing))
+        state.update(transport=transport, server=server, client=client, tracing=tracing)
+        client.call({}, "ping", n=0)  # the reply queue and connections, before any timing
+        done.acquire(timeout=30)
+
+    def setup() -> Callable[[], None]:
+        if not state:
+            build()
+        tracing, client = state["tracing"], state["client"]
+        send = clock.timed(client.call if kind == "call" else client.cast)
+        if active is not None and tracing is not None:
+            state["scope"] = tracing.activate(
+                tracing.start_span("bench request", parent=None, kind="server"),
+                finish_on_close=True)
+
+        def op() -> None:
+            send({}, "ping", n=1)
+            if kind == "cast":
+                state["pending"] = pending = state.get("pending", 0) + 1
+                if pending == CAST_BURST:
+                    drain()
+        return op
+
+    def drain() -> None:
+        for _ in range(state.pop("pending", 0)):
+            done.acquire(timeout=30)
+
+    def finish() -> None:
+        drain()
+        clock.settle()
+        tracing = state["tracing"]
+        if tracing is not None and active:
+            tracing.force_flush()
+
+    def teardown() -> None:
+        scope = state.pop("scope", None)
+        if scope is not None:
+            scope.close()
+
+    def stop() -> None:
+        state["server"].stop()
+        state["server"].wait()
+        state["transport"].cleanup()
+
+    def close() -> None:
+        if state:
+            closing.append(threading.Thread(target=stop, daemon=True))
+            closing[-1].start()
+
+    return Variant(label, setup, teardown=teardown, close=close, finish=finish)

@@ -20,14 +20,9 @@ from __future__ import annotations
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from tracing_middleware.propagation.baggage import format_baggage, parse_baggage
-from tracing_middleware.propagation.tracecontext import (
-    format_traceparent,
-    format_tracestate,
-    parse_traceparent,
-    parse_tracestate,
-)
-from tracing_middleware.spancontext import EMPTY, Propagated
+from tracing_middleware.propagation.baggage import BaggagePropagator
+from tracing_middleware.propagation.tracecontext import TraceContextPropagator
+from tracing_middleware.spancontext import Propagated
 
 __all__ = [
     "KEY",
@@ -84,34 +79,21 @@ def pop_envelope(message: Any) -> dict[str, str] | None:
 def headers_for(propagated: Propagated) -> dict[str, str]:
     """The envelope headers of a context: ``traceparent``, and ``tracestate`` and
     ``baggage`` when there are any."""
-    context = propagated.span_context
     headers: dict[str, str] = {}
-    if context is not None and context.is_valid:
-        headers["traceparent"] = format_traceparent(context)
-        if context.trace_state:
-            state = format_tracestate(context.trace_state)
-            if state:
-                headers["tracestate"] = state
-    if propagated.baggage:
-        baggage = format_baggage(propagated.baggage)
-        if baggage:
-            headers["baggage"] = baggage
+    _TRACECONTEXT.inject(headers, propagated)
+    _BAGGAGE.inject(headers, propagated)
     return headers
 
 
 def propagated_from(headers: Mapping[str, str]) -> Propagated | None:
     """The context of an envelope :func:`headers_for` wrote (as :func:`pop_envelope`
     returns it); ``None`` for an envelope in another form."""
-    if len(headers) > 3 or not headers.keys() <= _W3C_KEYS:
+    if not headers.keys() <= _FIELDS:
         return None
-    state = headers.get("tracestate")
-    baggage = headers.get("baggage")
-    context = parse_traceparent(headers.get("traceparent"),
-                                parse_tracestate([state]) or () if state else ())
-    found = parse_baggage([baggage]) if baggage else None
-    if found:
-        return Propagated(context).with_baggage(found)
-    return EMPTY if context is None else Propagated(context)
+    return _BAGGAGE.extract(headers, _TRACECONTEXT.extract(headers))
 
 
-_W3C_KEYS = frozenset({"traceparent", "tracestate", "baggage"})
+#: The envelope's one format: these two, called directly rather than through a composite.
+_TRACECONTEXT = TraceContextPropagator()
+_BAGGAGE = BaggagePropagator()
+_FIELDS = _TRACECONTEXT.fields | _BAGGAGE.fields

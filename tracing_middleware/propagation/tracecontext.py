@@ -111,9 +111,8 @@ def format_tracestate(trace_state: Iterable[tuple[str, str]]) -> str:
     return ",".join(f"{k}={v}" for k, v in _truncate(members))
 
 
-def parse_traceparent(header: Any, trace_state: TraceState = ()) -> SpanContext | None:
-    """The remote span context of one ``traceparent`` value (with ``trace_state``, already
-    validated), ``None`` if the value is invalid."""
+def parse_traceparent(header: Any) -> SpanContext | None:
+    """The remote span context of one ``traceparent`` value, ``None`` if it is invalid."""
     if not isinstance(header, str) or len(header) > MAX_HEADER_LENGTH:
         return None
     header = header.strip(_OWS)
@@ -132,7 +131,7 @@ def parse_traceparent(header: Any, trace_state: TraceState = ()) -> SpanContext 
     if trace_id == 0 or span_id == 0:
         return None
     # 3.2.2.5: only the sampled bit (bit 0) is defined; other bits are ignored.
-    return SpanContext(trace_id, span_id, bool(int(flags_hex, 16) & 0x01), True, trace_state)
+    return SpanContext(trace_id, span_id, bool(int(flags_hex, 16) & 0x01), remote=True)
 
 
 def format_traceparent(context: SpanContext) -> str:
@@ -155,9 +154,14 @@ class TraceContextPropagator(Propagator):
         # (test_traceparent_duplicated) expects the receiver to restart the trace.
         if not values or len(values) != 1:
             return propagated
+        context = parse_traceparent(values[0])
+        if context is None:
+            return propagated
         states = getter.get(carrier, "tracestate")
-        context = parse_traceparent(values[0], parse_tracestate(states) or () if states else ())
-        return propagated if context is None else propagated.with_span_context(context)
+        state = parse_tracestate(states) if states else None
+        if state:
+            context = context._replace(trace_state=state)
+        return propagated.with_span_context(context)
 
     def inject(self, carrier: Any, propagated: Propagated,
                setter: Setter[Any] = default_setter) -> None:

@@ -17,6 +17,7 @@ from oslo_middleware import base
 
 from tracing_middleware import _guard, opts, tracer
 from tracing_middleware.httputil import redact_query, route_template
+from tracing_middleware.propagation.tracecontext import format_traceparent
 
 __all__ = ["TracingFilter"]
 
@@ -59,9 +60,7 @@ class _TracedResponse:
             try:
                 context = self._tracing.span_context_of(self._span)
                 if context is not None:
-                    flags = "01" if context.sampled else "00"
-                    headers.append(("traceresponse", f"00-{context.trace_id_hex}-"
-                                                     f"{context.span_id_hex}-{flags}"))
+                    headers.append(("traceresponse", format_traceparent(context)))
             except Exception:
                 _guard.swallow("adding traceresponse")
         if exc_info is None:

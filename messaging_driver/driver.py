@@ -75,8 +75,6 @@ class TracedDriver(base.BaseDriver):
         super().__init__(conf, inner_url, default_exchange, allowed_remote_exmods)
         register_oslo_messaging_opts(conf)
         self._tracing = tracer.from_config(conf)
-        #: ``propagators = none``: the context travels nowhere, the bus included.
-        self._propagates = bool(self._tracing and self._tracing.settings.propagators)
 
     # -- delegation ---------------------------------------------------------------------
 
@@ -124,7 +122,7 @@ class TracedDriver(base.BaseDriver):
                 if isinstance(request_id, str):
                     tags["openstack.request_id"] = request_id[:128]
                 span = tracing.start_span(name, parent=active, kind=kind, tags=tags)
-            if self._propagates and (isinstance(message, dict) or isinstance(message, Mapping)):
+            if tracing.propagates and (isinstance(message, dict) or isinstance(message, Mapping)):
                 propagated = tracing.propagated_of(span if span is not None else active)
                 headers = envelope.headers_for(propagated) if propagated is not None else None
                 if headers:

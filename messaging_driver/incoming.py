@@ -55,7 +55,7 @@ def _expects_reply(inner: Any) -> bool:
 def _propagated_from(tracing: Any, headers: dict[str, str] | None, ctxt: Any) -> Propagated:
     """The sender's context: our envelope, else an osprofiler ``trace_info`` we trust."""
     if headers:
-        if not tracing.settings.propagators:  # ``none``: no context is taken from outside
+        if not tracing.propagates:
             return EMPTY
         found = envelope.propagated_from(headers)
         return found if found is not None else tracing.extract(headers)

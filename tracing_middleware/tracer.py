@@ -116,6 +116,8 @@ class Tracing:
 
         problems: list[str] = []
         self.settings = settings
+        #: ``propagators = none``: no context enters or leaves, over HTTP or the bus.
+        self.propagates = bool(settings.propagators)
         try:
             self.propagator = build_propagator(settings.propagators, settings.hmac_keys)
         except ValueError as exc:

@@ -64,10 +64,6 @@ class MessagePathClock:
             pairs.append(time.thread_time_ns() - start)
         self._overhead = int(statistics.median(pairs))
 
-    def add(self, elapsed_ns: int) -> None:
-        with self._lock:
-            self._total += max(0, elapsed_ns - self._overhead)
-
     def timed(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """``fn`` with its CPU (in the thread that calls it) charged to the clock."""
         def window(*args: Any, **kwargs: Any) -> Any:

@@ -32,7 +32,9 @@ __all__ = [
     "SCOPE_MANAGER_NAMES",
     "Settings",
     "load_settings",
+    "otlp_env",
     "parse_exporter_url",
+    "parse_key_values",
 ]
 
 PROPAGATOR_NAMES = ("tracecontext", "baggage", "b3", "b3multi", "jaeger", "osprofiler", "none")
@@ -172,6 +174,24 @@ def _env_bool(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def otlp_env(name: str, environ: Mapping[str, str] | None = None) -> str:
+    """``OTEL_EXPORTER_OTLP_TRACES_<name>``, else ``OTEL_EXPORTER_OTLP_<name>``, else ''."""
+    environ = os.environ if environ is None else environ
+    return (environ.get(f"OTEL_EXPORTER_OTLP_TRACES_{name}")
+            or environ.get(f"OTEL_EXPORTER_OTLP_{name}") or "").strip()
+
+
+def parse_key_values(value: str) -> dict[str, str]:
+    """``k1=v1,k2=v2``, percent-encoded, as OpenTelemetry's ``OTEL_RESOURCE_ATTRIBUTES``
+    and ``OTEL_EXPORTER_OTLP_HEADERS`` are written; items without a key are skipped."""
+    found: dict[str, str] = {}
+    for item in value.split(","):
+        key, sep, val = item.partition("=")
+        if sep and key.strip():
+            found[urllib.parse.unquote(key.strip())] = urllib.parse.unquote(val.strip())
+    return found
+
+
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     """Option values implied by OpenTelemetry's environment variables."""
     values: dict[str, Any] = {}
@@ -186,23 +206,15 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         values["sampler"] = environ["OTEL_TRACES_SAMPLER"].strip()
     if environ.get("OTEL_TRACES_SAMPLER_ARG"):
         values["sampler_arg"] = environ["OTEL_TRACES_SAMPLER_ARG"].strip()
-    endpoint = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or environ.get(
-        "OTEL_EXPORTER_OTLP_ENDPOINT")
+    endpoint = otlp_env("ENDPOINT", environ)
     if endpoint:
-        protocol = (environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-                    or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf")
-        if protocol.strip() == "grpc":
+        if (otlp_env("PROTOCOL", environ) or "http/protobuf") == "grpc":
             hostport = endpoint.split("://", 1)[-1].rstrip("/")
             values["exporters"] = ["otlp+grpc://" + hostport]
         else:
-            values["exporters"] = ["otlp+" + endpoint.strip()]
+            values["exporters"] = ["otlp+" + endpoint]
     if environ.get("OTEL_RESOURCE_ATTRIBUTES"):
-        attrs: dict[str, str] = {}
-        for item in environ["OTEL_RESOURCE_ATTRIBUTES"].split(","):
-            key, sep, val = item.partition("=")
-            if sep and key.strip():
-                attrs[urllib.parse.unquote(key.strip())] = urllib.parse.unquote(val.strip())
-        values["resource_attributes"] = attrs
+        values["resource_attributes"] = parse_key_values(environ["OTEL_RESOURCE_ATTRIBUTES"])
     return values
 
 

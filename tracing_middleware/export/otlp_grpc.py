@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from tracing_middleware.export.otlp_http import otlp_env, parse_headers
+from tracing_middleware.config import otlp_env, parse_key_values
 
 __all__ = ["OTLPGrpcSender"]
 
@@ -39,7 +39,7 @@ class OTLPGrpcSender:
         self._call = self._channel.unary_unary(METHOD, request_serializer=_identity,
                                                response_deserializer=_identity)
         self._metadata = tuple((k.lower(), v) for k, v in
-                               parse_headers(otlp_env("HEADERS", environ)).items())
+                               parse_key_values(otlp_env("HEADERS", environ)).items())
         self._compression = (grpc.Compression.Gzip
                              if otlp_env("COMPRESSION", environ).lower() == "gzip" else None)
         self._timeout = timeout_s

@@ -13,38 +13,20 @@ from __future__ import annotations
 import gzip
 import http.client
 import logging
-import os
 import ssl
 import urllib.parse
 from collections.abc import Mapping
 
 from tracing_middleware._guard import log_once
+from tracing_middleware.config import otlp_env, parse_key_values
 
-__all__ = ["OTLPHTTPSender", "otlp_env"]
+__all__ = ["OTLPHTTPSender"]
 
 LOG = logging.getLogger(__name__)
 
 #: Status codes after which the same batch may succeed later (OTLP/HTTP spec, "Retryable
 #: Response Codes"); any other failure status means the batch itself is refused.
 RETRYABLE = frozenset({429, 502, 503, 504})
-
-
-def otlp_env(name: str, environ: Mapping[str, str] | None = None) -> str:
-    """``OTEL_EXPORTER_OTLP_TRACES_<name>``, else ``OTEL_EXPORTER_OTLP_<name>``, else ''."""
-    environ = os.environ if environ is None else environ
-    return (environ.get(f"OTEL_EXPORTER_OTLP_TRACES_{name}")
-            or environ.get(f"OTEL_EXPORTER_OTLP_{name}") or "").strip()
-
-
-def parse_headers(value: str) -> dict[str, str]:
-    """W3C-baggage-like ``k1=v1,k2=v2`` with percent-encoding, as the OTel spec says."""
-    headers = {}
-    for item in value.split(","):
-        key, sep, val = item.partition("=")
-        key = urllib.parse.unquote(key).strip()
-        if sep and key:
-            headers[key] = urllib.parse.unquote(val).strip()
-    return headers
 
 
 class OTLPHTTPSender:
@@ -60,7 +42,7 @@ class OTLPHTTPSender:
         self._timeout = timeout_s
         self._headers = {"Content-Type": "application/x-protobuf",
                          "User-Agent": "os-tracing"}
-        self._headers.update(parse_headers(otlp_env("HEADERS", environ)))
+        self._headers.update(parse_key_values(otlp_env("HEADERS", environ)))
         self._gzip = otlp_env("COMPRESSION", environ).lower() == "gzip"
         if self._gzip:
             self._headers["Content-Encoding"] = "gzip"

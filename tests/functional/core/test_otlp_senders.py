@@ -9,8 +9,8 @@ from concurrent import futures
 import pytest
 
 from tracing_middleware import tracer
-from tracing_middleware.config import load_settings
-from tracing_middleware.export.otlp_http import OTLPHTTPSender, parse_headers
+from tracing_middleware.config import load_settings, parse_key_values
+from tracing_middleware.export.otlp_http import OTLPHTTPSender
 from tracing_middleware.testing import OTLPReceiver
 
 
@@ -27,7 +27,7 @@ def _setup(exporter: str, **conf: str):
 
 
 def test_headers_variable_is_parsed_as_the_otel_spec_says():
-    assert parse_headers("api-key=s%3Dcret , x-tenant=t1,bad,=v") == {
+    assert parse_key_values("api-key=s%3Dcret , x-tenant=t1,bad,=v") == {
         "api-key": "s=cret", "x-tenant": "t1"}
 
 

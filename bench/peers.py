@@ -14,9 +14,9 @@ import uuid
 from typing import Any
 
 __all__ = ["JaegerReporterCounts", "SdkDropCounter", "flush_all", "jaeger_tracer",
-           "os_tracing", "os_tracing_dropped", "os_tracing_filter", "osprofiler_filter",
-           "osprofiler_signed_headers", "osprofiler_trace", "otel_filter", "otel_provider",
-           "otel_tracer", "shutdown_all"]
+           "os_tracing", "os_tracing_dropped", "os_tracing_filter", "os_tracing_options",
+           "osprofiler_filter", "osprofiler_signed_headers", "osprofiler_trace",
+           "otel_filter", "otel_provider", "otel_tracer", "shutdown_all"]
 
 OSPROFILER_KEY = "bench-key"
 
@@ -24,7 +24,8 @@ _engines: list[Any] = []
 _providers: list[Any] = []
 
 
-def _os_tracing_conf(sink: str, sampled: bool, extra: dict[str, str]) -> dict[str, str]:
+def os_tracing_options(sink: str, sampled: bool, **extra: str) -> dict[str, str]:
+    """The ``[tracing]`` options every os-tracing variant runs with."""
     return {"exporters": sink, "sampler": "always_on" if sampled else "always_off",
             "integrations": "", "service_name": "bench", **extra}
 
@@ -40,7 +41,7 @@ def os_tracing(sink: str, sampled: bool, *, register: bool = True, **extra: str)
     from tracing_middleware import tracer
     from tracing_middleware.config import load_settings
 
-    settings = load_settings(None, _os_tracing_conf(sink, sampled, extra), environ={})
+    settings = load_settings(None, os_tracing_options(sink, sampled, **extra), environ={})
     if register:
         return tracer.setup(settings)
     engine = tracer.Tracing(settings)
@@ -51,7 +52,7 @@ def os_tracing(sink: str, sampled: bool, *, register: bool = True, **extra: str)
 def os_tracing_filter(app: Any, sink: str, sampled: bool, **extra: str) -> Any:
     from tracing_middleware.filter import TracingFilter
 
-    return TracingFilter.factory({}, **_os_tracing_conf(sink, sampled, extra))(app)
+    return TracingFilter.factory({}, **os_tracing_options(sink, sampled, **extra))(app)
 
 
 def os_tracing_processors(engine: Any) -> list[Any]:

@@ -141,10 +141,8 @@ def _conf(sink: Sink, sampled: bool) -> Any:
     conf([], project="bench")
     opts.register_opts(conf)
     register_oslo_messaging_opts(conf)
-    conf.set_override("exporters", [sink.otlp], group="tracing")
-    conf.set_override("sampler", "always_on" if sampled else "always_off", group="tracing")
-    conf.set_override("integrations", [], group="tracing")
-    conf.set_override("service_name", "bench", group="tracing")
+    for name, value in peers.os_tracing_options(sink.otlp, sampled).items():
+        conf.set_override(name, value, group="tracing")
     return conf
 
 

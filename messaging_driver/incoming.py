@@ -31,9 +31,16 @@ from tracing_middleware.spancontext import EMPTY, Propagated
 
 __all__ = ["TracedIncoming", "TracedListener"]
 
-# A scope left open by a message whose server never called reply()/acknowledge() must not
-# leak into the next message handled by the same thread or greenthread.
-_open = threading.local()
+class _Open(threading.local):
+    """The message whose receive scope is open in this thread or greenthread: a scope
+    left open by a server that never called reply()/acknowledge() must not leak into the
+    next message handled there. The class default makes a thread's first read a plain
+    attribute hit instead of a caught AttributeError (issue 11)."""
+
+    incoming: TracedIncoming | None = None
+
+
+_open = _Open()
 
 # A weak reference to every TracedIncoming from its creation (in the listener's thread)
 # until its span ends or it turns out to have none. While this is empty no executor thread
@@ -97,13 +104,24 @@ class TracedIncoming:
             self._begin()
         return self._inner.message
 
+    # Read for every message by the RPC server and dispatcher: said here, so reading them
+    # is not a failed lookup falling back to __getattr__ (issue 11).
+
+    @property
+    def msg_id(self) -> Any:
+        return self._inner.msg_id
+
+    @property
+    def client_timeout(self) -> Any:
+        return self._inner.client_timeout
+
     # -- lifecycle -----------------------------------------------------------------------
 
     def _begin(self) -> None:
         if self._started:
             return
         self._started = True
-        leftover = getattr(_open, "incoming", None)
+        leftover = _open.incoming
         if leftover is not None:
             leftover._end(None)
         try:
@@ -176,7 +194,7 @@ class TracedIncoming:
     def _end(self, failure: Any) -> None:
         scope, self._scope = self._scope, None
         _unfinished.discard(self._ref)
-        if getattr(_open, "incoming", None) is self:
+        if _open.incoming is self:
             _open.incoming = None
         if scope is None:
             return

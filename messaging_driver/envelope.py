@@ -21,8 +21,12 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from tracing_middleware.propagation.baggage import BaggagePropagator
-from tracing_middleware.propagation.tracecontext import TraceContextPropagator
-from tracing_middleware.spancontext import Propagated
+from tracing_middleware.propagation.tracecontext import (
+    TraceContextPropagator,
+    format_traceparent,
+    parse_traceparent,
+)
+from tracing_middleware.spancontext import EMPTY, Propagated
 
 __all__ = [
     "KEY",
@@ -79,6 +83,12 @@ def pop_envelope(message: Any) -> dict[str, str] | None:
 def headers_for(propagated: Propagated) -> dict[str, str]:
     """The envelope headers of a context: ``traceparent``, and ``tracestate`` and
     ``baggage`` when there are any."""
+    context = propagated.span_context
+    if not propagated.baggage and context is not None and not context.trace_state \
+            and context.is_valid:
+        # The usual envelope, one key: written without the propagators' carrier
+        # plumbing, which costs more than the formatting itself (issue 11).
+        return {"traceparent": format_traceparent(context)}
     headers: dict[str, str] = {}
     _TRACECONTEXT.inject(headers, propagated)
     _BAGGAGE.inject(headers, propagated)
@@ -88,6 +98,11 @@ def headers_for(propagated: Propagated) -> dict[str, str]:
 def propagated_from(headers: Mapping[str, str]) -> Propagated | None:
     """The context of an envelope :func:`headers_for` wrote (as :func:`pop_envelope`
     returns it); ``None`` for an envelope in another form."""
+    if len(headers) == 1:
+        traceparent = headers.get("traceparent")
+        if traceparent is not None:  # the usual envelope, read as headers_for writes it
+            context = parse_traceparent(traceparent)
+            return Propagated(context) if context is not None else EMPTY
     if not headers.keys() <= _FIELDS:
         return None
     return _BAGGAGE.extract(headers, _TRACECONTEXT.extract(headers))

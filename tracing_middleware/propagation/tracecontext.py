@@ -41,6 +41,7 @@ _KEY = re.compile(r"[a-z][_0-9a-z\-*/]{0,255}"
 # 3.3.1.3.2 value: 0*255(chr) nblk-chr; chr = %x20 / nblk-chr; no ',' or '='.
 _VALUE = re.compile(r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]")
 _OWS = " \t"
+_ODD_HEX = "13579bdf"
 
 #: 3.3.1.1: "There can be a maximum of 32 list-members in a list."
 MAX_MEMBERS = 32
@@ -130,8 +131,9 @@ def parse_traceparent(header: Any) -> SpanContext | None:
     # 3.2.2.3 / 3.2.2.4: all-zero trace-id or parent-id is invalid.
     if trace_id == 0 or span_id == 0:
         return None
-    # 3.2.2.5: only the sampled bit (bit 0) is defined; other bits are ignored.
-    return SpanContext(trace_id, span_id, bool(int(flags_hex, 16) & 0x01), remote=True)
+    # 3.2.2.5: only the sampled bit (bit 0) is defined; other bits are ignored. The
+    # last hex digit holds it: odd means sampled. (``remote`` defaults to True.)
+    return SpanContext(trace_id, span_id, flags_hex[1] in _ODD_HEX)
 
 
 def format_traceparent(context: SpanContext) -> str:

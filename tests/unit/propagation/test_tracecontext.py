@@ -43,7 +43,8 @@ def test_valid_traceparent_gives_a_remote_context():
 
 
 @pytest.mark.parametrize(("flags", "sampled"), [("00", False), ("01", True), ("02", False),
-                                                ("03", True), ("ff", True), ("fe", False)])
+                                                ("03", True), ("ff", True), ("fe", False),
+                                                ("0b", True), ("1a", False)])
 def test_sampled_is_bit_zero_only(flags, sampled):
     """3.2.2.5: sampled is the least significant bit; unknown flag bits are ignored."""
     assert _extract(f"00-{TRACE}-{SPAN}-{flags}").sampled is sampled

@@ -32,11 +32,9 @@ class TracingScope(opentracing.Scope):
         if self._closed:
             return
         self._closed = True
-        manager = self.manager
-        assert isinstance(manager, BaseScopeManager)
-        manager._restore(self._token)
+        self._manager._restore(self._token)
         if self._finish_on_close:
-            self.span.finish()
+            self._span.finish()
 
 
 class BaseScopeManager(opentracing.ScopeManager, abc.ABC):

@@ -14,6 +14,7 @@ SPAN_PEERS = {"os-tracing", "os-tracing (opentelemetry-sdk engine)",
 CASES = {"wsgi request (bare app)", "wsgi request (json app)",
          "wsgi request + one outgoing requests call", "span start+finish",
          "span start+finish+export", "rpc call (rabbit)", "rpc cast (rabbit)",
+         "rpc cast (fake, one thread)",
          "memory per queued span, collector down",
          "http req/s (threaded wsgiref, json app)", "http req/s (gunicorn sync -w 2, json app)",
          "exporter CPU share at 100% sampling (gunicorn sync -w 2, json app)"}

@@ -227,7 +227,10 @@ def run(sink: Sink, quick: bool) -> list[Result]:
         for server in servers:
             _stats(server)
             _warm_up(server)
-        rounds, seconds = (1, 3) if quick else (3, 10)
+        # Many short rounds rather than a few long ones: this VM's speed drifts by tens
+        # of percent over minutes, and a median of ten interleaved 3 s rounds follows
+        # that drift where one of three 10 s rounds took whatever it hit.
+        rounds, seconds = (1, 3) if quick else (10, 3)
         for index in range(rounds):
             for server in servers if index % 2 == 0 else reversed(servers):
                 _round(server, wrk, seconds)

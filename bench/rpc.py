@@ -23,6 +23,7 @@ rows move by ten, and it is the one to profile.
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 import statistics
 import threading
@@ -184,27 +185,35 @@ def _loop_variant(label: str, url: str, active: bool | None, sink: Sink) -> Vari
     def setup() -> Callable[[], None]:
         if not state:
             build()
-        tracing = state["tracing"]
-        if active is not None and tracing is not None:
-            state["scope"] = tracing.activate(
-                tracing.start_span("bench request", parent=None, kind="server"),
-                finish_on_close=True)
+        _enter_request(state, active)
         return state["op"]
 
     def finish() -> None:
         if active and state["tracing"] is not None:
             state["tracing"].force_flush()
 
-    def teardown() -> None:
-        scope = state.pop("scope", None)
-        if scope is not None:
-            scope.close()
-
     def close() -> None:
         if state:
             state["transport"].cleanup()
 
-    return Variant(label, setup, teardown=teardown, close=close, finish=finish)
+    return Variant(label, setup, teardown=functools.partial(_leave_request, state),
+                   close=close, finish=finish)
+
+
+def _enter_request(state: dict[str, Any], active: bool | None) -> None:
+    """Open the (un)sampled request span a round's sends run inside, when ``active`` asks
+    for one and the variant has a tracer."""
+    tracing = state["tracing"]
+    if active is not None and tracing is not None:
+        state["scope"] = tracing.activate(
+            tracing.start_span("bench request", parent=None, kind="server"),
+            finish_on_close=True)
+
+
+def _leave_request(state: dict[str, Any]) -> None:
+    scope = state.pop("scope", None)
+    if scope is not None:
+        scope.close()
 
 
 def _conf(sink: Sink, sampled: bool) -> Any:
@@ -267,12 +276,9 @@ def _variant(label: str, url: str, active: bool | None, kind: str, sink: Sink,
     def setup() -> Callable[[], None]:
         if not state:
             build()
-        tracing, client = state["tracing"], state["client"]
+        client = state["client"]
         send = clock.timed(client.call if kind == "call" else client.cast)
-        if active is not None and tracing is not None:
-            state["scope"] = tracing.activate(
-                tracing.start_span("bench request", parent=None, kind="server"),
-                finish_on_close=True)
+        _enter_request(state, active)
 
         def op() -> None:
             send({}, "ping", n=1)
@@ -293,11 +299,6 @@ def _variant(label: str, url: str, active: bool | None, kind: str, sink: Sink,
         if tracing is not None and active:
             tracing.force_flush()
 
-    def teardown() -> None:
-        scope = state.pop("scope", None)
-        if scope is not None:
-            scope.close()
-
     def stop() -> None:
         state["server"].stop()
         state["server"].wait()
@@ -308,4 +309,5 @@ def _variant(label: str, url: str, active: bool | None, kind: str, sink: Sink,
             closing.append(threading.Thread(target=stop, daemon=True))
             closing[-1].start()
 
-    return Variant(label, setup, teardown=teardown, close=close, finish=finish)
+    return Variant(label, setup, teardown=functools.partial(_leave_request, state),
+                   close=close, finish=finish)

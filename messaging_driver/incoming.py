@@ -29,7 +29,7 @@ from tracing_middleware import _guard
 from tracing_middleware.propagation.osprofiler import trace_info_to_span_context
 from tracing_middleware.spancontext import EMPTY, Propagated
 
-__all__ = ["TracedIncoming", "TracedListener"]
+__all__ = ["TracedIncoming", "TracedListener", "TracedNotification", "TracedRPCIncoming"]
 
 class _Open(threading.local):
     """The message whose receive scope is open in this thread or greenthread: a scope
@@ -75,7 +75,11 @@ def _propagated_from(tracing: Any, headers: dict[str, str] | None, ctxt: Any) ->
 
 
 class TracedIncoming:
-    """Proxy of one ``IncomingMessage``; everything not overridden is delegated."""
+    """Proxy of one ``IncomingMessage``; everything not overridden is delegated.
+
+    The subclasses say when the span starts and ends: RPC and notification servers call
+    the message's methods in different orders.
+    """
 
     def __init__(self, inner: Any, listener: TracedListener,
                  headers: dict[str, str] | None) -> None:
@@ -86,34 +90,14 @@ class TracedIncoming:
         self._started = False
         self._ref = weakref.ref(self, _unfinished.discard)
         _unfinished.add(self._ref)
+        # Read for every message by the RPC server and dispatcher, and set once by the
+        # driver before the hand-over: copied, so that a read is neither a property call
+        # nor a failed lookup falling back to __getattr__ (issue 11).
+        self.msg_id = getattr(inner, "msg_id", None)
+        self.client_timeout = getattr(inner, "client_timeout", None)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
-
-    # -- the attributes the dispatchers read ---------------------------------------------
-
-    @property
-    def ctxt(self) -> Any:
-        if not self._listener.rpc:
-            self._begin()
-        return self._inner.ctxt
-
-    @property
-    def message(self) -> Any:
-        if not self._listener.rpc:
-            self._begin()
-        return self._inner.message
-
-    # Read for every message by the RPC server and dispatcher: said here, so reading them
-    # is not a failed lookup falling back to __getattr__ (issue 11).
-
-    @property
-    def msg_id(self) -> Any:
-        return self._inner.msg_id
-
-    @property
-    def client_timeout(self) -> Any:
-        return self._inner.client_timeout
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -208,24 +192,32 @@ class TracedIncoming:
             _guard.swallow("ending a receive span")
         scope.close()
 
-    def acknowledge(self) -> Any:
-        if self._listener.rpc:
-            self._begin()
-            try:
-                return self._inner.acknowledge()
-            except BaseException as exc:
-                self._end((type(exc), exc, None))
-                raise
-        try:
-            return self._inner.acknowledge()
-        finally:
-            self._end(None)
-
     def requeue(self) -> Any:
         try:
             return self._inner.requeue()
         finally:
             self._end(None)
+
+    def heartbeat(self) -> Any:
+        return self._inner.heartbeat()
+
+
+class TracedRPCIncoming(TracedIncoming):
+    """The RPC server calls ``acknowledge()`` first and ``reply()`` last."""
+
+    def __init__(self, inner: Any, listener: TracedListener,
+                 headers: dict[str, str] | None) -> None:
+        super().__init__(inner, listener, headers)
+        self.ctxt = getattr(inner, "ctxt", None)
+        self.message = getattr(inner, "message", None)
+
+    def acknowledge(self) -> Any:
+        self._begin()
+        try:
+            return self._inner.acknowledge()
+        except BaseException as exc:
+            self._end((type(exc), exc, None))
+            raise
 
     def reply(self, reply: Any = None, failure: Any = None) -> Any:
         try:
@@ -233,8 +225,26 @@ class TracedIncoming:
         finally:
             self._end(failure)
 
-    def heartbeat(self) -> Any:
-        return self._inner.heartbeat()
+
+class TracedNotification(TracedIncoming):
+    """The notification server reads ``ctxt`` and ``message`` first (to dispatch) and
+    ends with ``acknowledge()`` or ``requeue()``."""
+
+    @property
+    def ctxt(self) -> Any:
+        self._begin()
+        return self._inner.ctxt
+
+    @property
+    def message(self) -> Any:
+        self._begin()
+        return self._inner.message
+
+    def acknowledge(self) -> Any:
+        try:
+            return self._inner.acknowledge()
+        finally:
+            self._end(None)
 
 
 class TracedListener(base.Listener):
@@ -250,6 +260,7 @@ class TracedListener(base.Listener):
         self.system = system
         self.topic = topic
         self.service = service
+        self._proxy = TracedRPCIncoming if rpc else TracedNotification
         #: without hmac_keys no trace_info is trusted: not worth a look
         self._trust_trace_info = bool(tracing.settings.hmac_keys)
 
@@ -275,7 +286,7 @@ class TracedListener(base.Listener):
                 headers = None
             if wrapped is None:
                 wrapped = list(incoming)
-            wrapped[index] = TracedIncoming(message, self, headers)
+            wrapped[index] = self._proxy(message, self, headers)
         return incoming if wrapped is None else wrapped
 
     @staticmethod

@@ -119,15 +119,25 @@ class TracedIncoming:
 
     def _start(self) -> Any:
         """The activated scope of this message's span, or ``None`` when it has no trace."""
-        listener = self._listener
-        tracing = listener.tracing
-        inner = self._inner
-        ctxt = inner.ctxt
+        tracing = self._listener.tracing
+        ctxt = self._inner.ctxt
         parent = _propagated_from(tracing, self._headers, ctxt)
         if parent.span_context is None:
             # NOTE(os-tracing): a message sent outside any trace is handled outside any
             # trace; the edge continues traces, the API edge starts them.
             return None
+        # An unsampled trace the sampler follows: no name to build (both receive kinds
+        # open a unit of work, so "consumer" stands for either).
+        span = tracing.continue_unsampled(parent, "consumer")
+        if span is None:
+            span = self._span(tracing, parent, ctxt)
+        return tracing.activate(span, finish_on_close=True)
+
+    def _span(self, tracing: Any, parent: Propagated, ctxt: Any) -> Any:
+        """This message's span, sampled by name and kind (what per-operation policies
+        read); the tags are built only for a span that records."""
+        listener = self._listener
+        inner = self._inner
         message = inner.message
         if not (isinstance(message, dict) or isinstance(message, Mapping)):
             message = {}
@@ -139,12 +149,10 @@ class TracedIncoming:
             event_type = message.get("event_type")
             name = (f"process {event_type[:128]}" if isinstance(event_type, str)
                     else f"process {message.get('priority', '')}".strip())
-        # Sampled by name and kind (what per-operation policies read); the tags are built
-        # only for a span that records, so an unsampled trace costs the context alone.
         span = tracing.start_span(name, parent=parent, kind=kind)
         if tracing.is_recording(span):
             tracing.set_tags(span, self._tags(message, ctxt))
-        return tracing.activate(span, finish_on_close=True)
+        return span
 
     def _service(self, message: Any) -> str:
         """The RPC service: the target namespace, else the server's, else its topic."""

@@ -143,6 +143,7 @@ class Tracing:
                                f"{cause}"]) from exc
         self.plugin: TracerPlugin = manager.driver
         self.tracer: opentracing.Tracer = self.plugin.tracer
+        self._follows_unsampled = self.sampler.follows_unsampled_remote_parent
         self._targets = settings.propagation_targets
         # The environ keys of every header the formats read; none when a format also reads
         # headers under a prefix (Jaeger's uberctx-*), whose names cannot be listed.
@@ -220,6 +221,28 @@ class Tracing:
             parent = parent.span_context
         span = self.plugin.start_span(name, parent=parent, kind=kind, tags=tags,
                                       start_time=start_time)
+        return self._adopted(span, kind, baggage)
+
+    def continue_unsampled(self, parent: Propagated, kind: str) -> opentracing.Span | None:
+        """The span of an edge that receives an unsampled trace, or ``None`` when the
+        sampler has to decide (:meth:`start_span` then).
+
+        When the caller did not sample and the sampler follows it (the ``parentbased_*``
+        samplers, ``always_off``), no name, kind or tag can change the outcome: the edge
+        skips building them, and this skips the sampler. The span keeps the caller's
+        span id, as W3C allows a pass-through to: nothing records it, so a new id would
+        name nothing. An unsampled message then costs its context alone (issue 11).
+        """
+        context = parent.span_context
+        if context is None or context.sampled is not False or context.forced \
+                or not self._follows_unsampled or not context.is_valid:
+            return None
+        span = self.plugin.pass_through(context)
+        return None if span is None else self._adopted(span, kind, parent.baggage)
+
+    def _adopted(self, span: opentracing.Span, kind: str | None,
+                 baggage: Mapping[str, str]) -> opentracing.Span:
+        """``span`` with the facade's marks (owner, unit of work) and ``baggage``."""
         if len(_by_key) > 1:
             try:
                 span._os_tracing_owner = self  # type: ignore[attr-defined]

@@ -52,6 +52,12 @@ class TracerPlugin(abc.ABC):
         ``forced`` and ``sampled`` flags.
         """
 
+    def pass_through(self, context: SpanContext) -> opentracing.Span | None:
+        """A span that records nothing and carries ``context`` (an unsampled remote
+        parent) on unchanged, span id included; ``None`` where the engine has no such
+        span (the facade then starts one through the sampler)."""
+        return None
+
     @abc.abstractmethod
     def span_context_of(self, span: opentracing.Span | opentracing.SpanContext
                         ) -> SpanContext | None:

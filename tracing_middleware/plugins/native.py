@@ -473,6 +473,10 @@ class NativePlugin(BatchExportPlugin):
         return NativeSpan(self._tracer, context, self._emit, name, parent_id, remote,
                           _KIND_CODES.get(kind, 1), start_ns, attributes)
 
+    def pass_through(self, context: SpanContext) -> opentracing.Span:
+        return NonRecordingSpan(self._tracer, NativeContext(
+            context.trace_id, context.span_id, False, context.trace_state))
+
     def set_tags(self, span: opentracing.Span, tags: Mapping[str, Any]) -> None:
         if type(span) is not NativeSpan:
             return  # unsampled spans record nothing

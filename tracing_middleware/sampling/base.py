@@ -45,6 +45,11 @@ DROP = SamplingResult(Decision.DROP)
 
 
 class Sampler(abc.ABC):
+    #: True when an unsampled (and not forced) remote parent always gets DROP, whatever
+    #: the span's name, kind and attributes: the caller may then skip building them and
+    #: the call (:meth:`Tracing.continue_unsampled`).
+    follows_unsampled_remote_parent: bool = False
+
     @abc.abstractmethod
     def should_sample(self, parent: SpanContext | None, trace_id: int, name: str,
                       kind: str | None = None,

@@ -36,6 +36,8 @@ class ParentBased(PolicySampler):
         self._remote_not_sampled = remote_parent_not_sampled
         self._local_sampled = local_parent_sampled
         self._local_not_sampled = local_parent_not_sampled
+        self.follows_unsampled_remote_parent = \
+            remote_parent_not_sampled.follows_unsampled_remote_parent
         bucket = TokenBucket(upstream_rate_limit, clock)  # validates: finite, >= 0
         self.upstream_rate_limit = bucket.rate
         self._upstream: TokenBucket | None = bucket if bucket.rate > 0 else None

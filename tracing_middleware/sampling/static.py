@@ -43,6 +43,7 @@ class StaticSampler(PolicySampler):
     def __init__(self, sample: bool) -> None:
         self._sample = sample
         self._result = RECORD_AND_SAMPLE if sample else DROP
+        self.follows_unsampled_remote_parent = not sample
 
     def _decide(self, parent: SpanContext | None, trace_id: int, name: str,
                 kind: str | None, attributes: Mapping[str, Any] | None) -> SamplingResult:

@@ -270,7 +270,8 @@ def test_reused_worker_thread_never_leaks_a_trace(bus, store_url):
 
 
 def test_unsampled_message_carries_decision_without_spans(bus, store_url):
-    """An unsampled trace sends only its context; the receiver records nothing."""
+    """An unsampled trace sends only its context; the receiver records nothing and
+    carries the context on as it came."""
     topic = f"t-{uuid.uuid4().hex[:8]}"
     conf = make_conf("svc", store_url, sampler="parentbased_always_off")
     transport = bus.transport(conf)
@@ -286,8 +287,11 @@ def test_unsampled_message_carries_decision_without_spans(bus, store_url):
     with tracing.activate(root, finish_on_close=True):
         client.call({}, "build", name="x")
     _, _, context = worker.seen.get(timeout=30)
-    assert context is not None and context.trace_id == tracing.span_context_of(root).trace_id
+    sent = tracing.span_context_of(root)
+    assert context is not None and context.trace_id == sent.trace_id
     assert not context.sampled
+    # Passed through: the receiver invents no span id for a span nobody records.
+    assert context.span_id == sent.span_id
     assert _spans(store_url) == {}
 
 

@@ -277,3 +277,34 @@ def test_parent_based_forwards_shutdown_and_fork_once():
     sampler.after_fork()
     assert calls == ["shutdown", "fork"]
     assert sampler.should_sample(SpanContext(1, 2, True), 1, "x").is_sampled
+
+
+def test_samplers_that_say_they_follow_an_unsampled_caller_do():
+    """``follows_unsampled_remote_parent`` lets an edge skip the sampler (and the span
+    name) for an unsampled caller: a sampler claiming it must drop every such span,
+    whatever its name, kind or trace id; one that may sample it must not claim it."""
+    clock = Clock()
+    remote = JaegerRemoteSampler("http://127.0.0.1:9/sampling", "svc", initial_rate=1.0,
+                                 start=False)
+    claims = {
+        "always_off": (ALWAYS_OFF, True), "always_on": (ALWAYS_ON, False),
+        "ratio": (TraceIdRatioBased(1.0), False),
+        "rate": (RateLimitingSampler(1000, clock), False), "remote": (remote, False),
+        "parentbased": (ParentBased(ALWAYS_ON), True),
+        "parentbased, remote unsampled on": (
+            ParentBased(ALWAYS_OFF, remote_parent_not_sampled=ALWAYS_ON), False),
+        "parentbased_jaeger_remote": (
+            build_sampler("parentbased_jaeger_remote",
+                          "endpoint=http://127.0.0.1:9/sampling,initialSamplingRate=1",
+                          "svc"), True),
+    }
+    unsampled = SpanContext(0xABC, 0xDEF, False)
+    rng = random.Random(7)
+    for label, (sampler, follows) in claims.items():
+        assert sampler.follows_unsampled_remote_parent is follows, label
+        decisions = {sampler.should_sample(unsampled, rng.getrandbits(128) or 1, name, kind)
+                     .is_sampled
+                     for name in ("a", "b/c", "") for kind in (None, "server", "consumer")
+                     for _ in range(20)}
+        assert decisions == ({False} if follows else {True}), label
+        sampler.shutdown()

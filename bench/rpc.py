@@ -13,6 +13,12 @@ Rows: ``no active span`` is the common case in a service (tracing configured, a 
 task or service code sending outside any trace); ``unsampled`` and ``sampled`` send from
 inside an active (un)sampled request span, whose context the envelope carries.
 
+The peer is oslo.messaging's own OpenTelemetry tracing (18.3 and later; the rows are left
+out, with a note, before that): the plain driver with ``[oslo_messaging_tracing]
+tracing_enabled``, sending from inside an (un)sampled OpenTelemetry request span. It
+starts a span per send and per receive with the SDK and carries the context in the
+request context.
+
 ``rpc cast (fake, one thread)`` runs the same path with no thread in between: the cast,
 the fake listener's poll, the hand-over and the server's ``_process_incoming``, one after
 the other in the measuring thread. It is not how a server runs, but it has no hand-off
@@ -37,11 +43,13 @@ from bench.receiver import Sink
 
 __all__ = ["MessagePathClock", "case_rpc"]
 
-#: (row, traced+ driver, what is active when the client sends)
-VARIANTS = (("plain driver", False, None),
-            ("traced+ no active span", True, None),
-            ("traced+ unsampled", True, False),
-            ("traced+ sampled", True, True))
+#: (row, traced+ driver, what is active when the client sends, oslo.messaging's tracing)
+VARIANTS = (("plain driver", False, None, False),
+            ("traced+ no active span", True, None, False),
+            ("traced+ unsampled", True, False, False),
+            ("traced+ sampled", True, True, False),
+            ("oslo.messaging OTel unsampled", False, False, True),
+            ("oslo.messaging OTel sampled", False, True, True))
 
 RABBIT = "rabbit://guest:guest@127.0.0.1:5672/"
 
@@ -115,20 +123,24 @@ def case_rpc(sink: Sink, quick: bool) -> list[Result]:
         urls.append(RABBIT)
     if not urls:
         urls.append("fake://")
+    variants = VARIANTS
+    if not peers.OsloMessagingTracing.available():
+        note("rpc: this oslo.messaging has no tracing of its own (18.3 added it): no peer rows")
+        variants = tuple(v for v in VARIANTS if not v[3])
     results: list[Result] = []
     # At most 800 casts (1,600 sampled spans) a round: the export queue holds 2,048.
     ops, rounds = (200, 3) if quick else (800, 15)
     results += measure("rpc cast (fake, one thread)",
                        [_loop_variant(label, ("traced+" if traced else "") + "fake://", active,
-                                      sink) for label, traced, active in VARIANTS],
+                                      peer, sink) for label, traced, active, peer in variants],
                        ops, rounds)
     for base_url in urls:
         for kind in ("call", "cast"):
             clock = MessagePathClock()
             closing: list[threading.Thread] = []
-            variants = [_variant(label, ("traced+" if traced else "") + base_url, active,
-                                 kind, sink, clock, closing)
-                        for label, traced, active in VARIANTS]
+            built = [_variant(label, ("traced+" if traced else "") + base_url, active, peer,
+                              kind, sink, clock, closing)
+                     for label, traced, active, peer in variants]
             # Casts take about a second a round: fifteen rounds, as the threaded path
             # moves by ten percent from round to round. Fake calls wait for a 50 ms poll
             # each, so they keep nine.
@@ -139,7 +151,7 @@ def case_rpc(sink: Sink, quick: bool) -> list[Result]:
                 ops, warmup, rounds = (40, 1, 3) if quick else (300, 1, 9)
             else:
                 ops, warmup, rounds = (5, 0, 3) if quick else (50, 1, 9)
-            results += measure(f"rpc {kind} ({base_url.split(':')[0]})", variants, ops,
+            results += measure(f"rpc {kind} ({base_url.split(':')[0]})", built, ops,
                                rounds, warmup=warmup, clock=clock)
             for thread in closing:
                 thread.join(30)
@@ -153,7 +165,8 @@ class _Endpoint:
         return n
 
 
-def _loop_variant(label: str, url: str, active: bool | None, sink: Sink) -> Variant:
+def _loop_variant(label: str, url: str, active: bool | None, peer: bool, sink: Sink
+                  ) -> Variant:
     """One cast's whole path in the calling thread (see the module docstring); the
     process-wide clock is right here, as the only other thread is the exporter's."""
     import oslo_messaging
@@ -164,7 +177,8 @@ def _loop_variant(label: str, url: str, active: bool | None, sink: Sink) -> Vari
     state: dict[str, Any] = {}
 
     def build() -> None:
-        conf = _conf(sink, bool(active))
+        conf = _conf(sink, bool(active), peer)
+        _peer_in(state, sink, active, peer)
         transport = oslo_messaging.get_rpc_transport(conf, url)
         target = oslo_messaging.Target(topic=f"bench-loop-{time.monotonic_ns()}", server="s")
         server = oslo_messaging.get_rpc_server(transport, target, [_Endpoint()])
@@ -189,8 +203,8 @@ def _loop_variant(label: str, url: str, active: bool | None, sink: Sink) -> Vari
         return state["op"]
 
     def finish() -> None:
-        if active and state["tracing"] is not None:
-            state["tracing"].force_flush()
+        if active:
+            _flush(state)
 
     def close() -> None:
         if state:
@@ -200,23 +214,44 @@ def _loop_variant(label: str, url: str, active: bool | None, sink: Sink) -> Vari
                    close=close, finish=finish)
 
 
+def _peer_in(state: dict[str, Any], sink: Sink, active: bool | None, peer: bool) -> None:
+    """For a peer row: build oslo.messaging's tracing, and make it the one in use (before
+    the first message: it would build its own from the options otherwise)."""
+    if peer:
+        state["peer"] = peers.OsloMessagingTracing(sink.traces_url, bool(active))
+        state["peer"].install()
+
+
+def _flush(state: dict[str, Any]) -> None:
+    """Export the round's spans (charged to it), whichever tracer made them."""
+    if state.get("tracing") is not None:
+        state["tracing"].force_flush()
+    if "peer" in state:
+        state["peer"].provider.force_flush()
+
+
 def _enter_request(state: dict[str, Any], active: bool | None) -> None:
     """Open the (un)sampled request span a round's sends run inside, when ``active`` asks
     for one and the variant has a tracer."""
-    tracing = state["tracing"]
-    if active is not None and tracing is not None:
-        state["scope"] = tracing.activate(
+    tracing = state.get("tracing")
+    if active is None:
+        return
+    if "peer" in state:
+        state["peer"].install()  # oslo.messaging keeps one tracer per process
+        state["leave"] = state["peer"].enter_request()
+    elif tracing is not None:
+        state["leave"] = tracing.activate(
             tracing.start_span("bench request", parent=None, kind="server"),
-            finish_on_close=True)
+            finish_on_close=True).close
 
 
 def _leave_request(state: dict[str, Any]) -> None:
-    scope = state.pop("scope", None)
-    if scope is not None:
-        scope.close()
+    leave = state.pop("leave", None)
+    if leave is not None:
+        leave()
 
 
-def _conf(sink: Sink, sampled: bool) -> Any:
+def _conf(sink: Sink, sampled: bool, peer: bool = False) -> Any:
     from oslo_config import cfg
 
     from messaging_driver.compat import register_oslo_messaging_opts
@@ -228,10 +263,12 @@ def _conf(sink: Sink, sampled: bool) -> Any:
     register_oslo_messaging_opts(conf)
     for name, value in peers.os_tracing_options(sink.otlp, sampled).items():
         conf.set_override(name, value, group="tracing")
+    if peer:
+        conf.set_override("tracing_enabled", True, group="oslo_messaging_tracing")
     return conf
 
 
-def _variant(label: str, url: str, active: bool | None, kind: str, sink: Sink,
+def _variant(label: str, url: str, active: bool | None, peer: bool, kind: str, sink: Sink,
              clock: MessagePathClock, closing: list[threading.Thread]) -> Variant:
     """Server, transport and client are built (and used once) at the first round and kept
     for all, so a round measures messages, not connection set-up; the span is activated
@@ -249,7 +286,10 @@ def _variant(label: str, url: str, active: bool | None, kind: str, sink: Sink,
             return n
 
     def build() -> None:
-        conf = _conf(sink, bool(active))
+        conf = _conf(sink, bool(active), peer)
+        _peer_in(state, sink, active, peer)
+        if peer and active:
+            clock.charge_exports([state["peer"].exporter])
         transport = oslo_messaging.get_rpc_transport(conf, url)
         topic = f"bench-{time.monotonic_ns()}"
         server = oslo_messaging.get_rpc_server(
@@ -295,9 +335,8 @@ def _variant(label: str, url: str, active: bool | None, kind: str, sink: Sink,
     def finish() -> None:
         drain()
         clock.settle()
-        tracing = state["tracing"]
-        if tracing is not None and active:
-            tracing.force_flush()
+        if active:
+            _flush(state)
 
     def stop() -> None:
         state["server"].stop()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
+
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -18,6 +21,10 @@ CASES = {"wsgi request (bare app)", "wsgi request (json app)",
          "memory per queued span, collector down",
          "http req/s (threaded wsgiref, json app)", "http req/s (gunicorn sync -w 2, json app)",
          "exporter CPU share at 100% sampling (gunicorn sync -w 2, json app)"}
+
+RPC_ROWS = {"plain driver", "traced+ no active span", "traced+ unsampled", "traced+ sampled"}
+if importlib.util.find_spec("oslo_messaging._tracing") is not None:  # oslo.messaging 18.3+
+    RPC_ROWS |= {"oslo.messaging OTel unsampled", "oslo.messaging OTel sampled"}
 
 
 def test_bench_quick_runs_every_case_against_every_peer(tmp_path):
@@ -37,5 +44,24 @@ def test_bench_quick_runs_every_case_against_every_peer(tmp_path):
                    if r["case"] == case)
     wsgi = {r["variant"] for r in doc["results"] if r["case"] == "wsgi request (bare app)"}
     assert {"untraced", "osprofiler unsigned", "otel-wsgi 100%"} <= wsgi
+    rpc = {r["variant"] for r in doc["results"] if r["case"] == "rpc cast (fake, one thread)"}
+    assert rpc == RPC_ROWS, rpc
     assert not [n for n in doc["notes"] if "dropped" in n or "overflowed" in n], doc["notes"]
     assert "x os-tracing" in out.stdout
+
+
+@pytest.mark.parametrize("row", ["plain driver", "traced+ unsampled",
+                                 "oslo.messaging OTel unsampled"])
+def test_instruction_count_rows_run(row):
+    """What ``bench.icount`` runs under valgrind, run here without it (a few casts)."""
+    if row.startswith("oslo.messaging") and "oslo.messaging OTel unsampled" not in RPC_ROWS:
+        pytest.skip("this oslo.messaging has no tracing of its own")
+    out = subprocess.run([sys.executable, "-m", "bench.icount", "--child", row, "5"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_instruction_count_refuses_an_unknown_row():
+    out = subprocess.run([sys.executable, "-m", "bench.icount", "no such row"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "unknown rows" in out.stderr

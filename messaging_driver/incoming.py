@@ -60,18 +60,32 @@ def _expects_reply(inner: Any) -> bool:
 
 
 def _propagated_from(tracing: Any, headers: dict[str, str] | None, ctxt: Any) -> Propagated:
-    """The sender's context: our envelope, else an osprofiler ``trace_info`` we trust."""
+    """The sender's context: our envelope; else an osprofiler ``trace_info`` we trust;
+    else trace headers in the request context, where oslo.messaging's own OpenTelemetry
+    tracing (18.3+, ``[oslo_messaging_tracing]``) writes them with the configured
+    OpenTelemetry propagators."""
     if headers:
         if not tracing.propagates:
             return EMPTY
         found = envelope.propagated_from(headers)
         return found if found is not None else tracing.extract(headers)
-    if isinstance(ctxt, Mapping) and "trace_info" in ctxt:
+    if not isinstance(ctxt, Mapping):
+        return EMPTY
+    if "trace_info" in ctxt:
         context = trace_info_to_span_context(ctxt.get("trace_info"),
                                              tracing.settings.hmac_keys)
         if context is not None:
             return Propagated(context)
+    if tracing.propagates and _carries_headers(tracing, ctxt):
+        return tracing.extract(ctxt)
     return EMPTY
+
+
+def _carries_headers(tracing: Any, ctxt: Mapping[str, Any]) -> bool:
+    """Does the request context hold a field of a configured format? One C-level set
+    operation, as every message without an envelope asks it."""
+    keys = ctxt.keys() if isinstance(ctxt, dict) else set(ctxt)
+    return not keys.isdisjoint(tracing.propagator.fields)
 
 
 class TracedIncoming:
@@ -286,8 +300,7 @@ class TracedListener(base.Listener):
         for index, message in enumerate(incoming):
             try:
                 headers = envelope.pop_envelope(getattr(message, "message", None))
-                if headers is None and not _unfinished and (
-                        not self._trust_trace_info or not self._has_trace_info(message)):
+                if headers is None and not _unfinished and not self._may_continue(message):
                     continue
             except Exception:
                 _guard.swallow("reading a message envelope")
@@ -297,11 +310,15 @@ class TracedListener(base.Listener):
             wrapped[index] = self._proxy(message, self, headers)
         return incoming if wrapped is None else wrapped
 
-    @staticmethod
-    def _has_trace_info(message: Any) -> bool:
-        """osprofiler's ``trace_info``, which continues a trace if signed with our key."""
+    def _may_continue(self, message: Any) -> bool:
+        """Does the request context carry a trace: osprofiler's ``trace_info`` (continued
+        if signed with our key), or the headers of oslo.messaging's own tracing?"""
         ctxt = getattr(message, "ctxt", None)
-        return isinstance(ctxt, Mapping) and "trace_info" in ctxt
+        if not isinstance(ctxt, Mapping):
+            return False
+        if self._trust_trace_info and "trace_info" in ctxt:
+            return True
+        return self.tracing.propagates and _carries_headers(self.tracing, ctxt)
 
     def start(self, on_incoming_callback: Any) -> None:
         super().start(on_incoming_callback)

@@ -357,6 +357,61 @@ def test_trace_info_from_osprofiler_serializer_continues_the_trace(store_url):
     assert server.parent_span_id == f"{uuid.UUID(parent_id).int & ((1 << 64) - 1):016x}"
 
 
+@pytest.fixture
+def native_tracing(monkeypatch):
+    """oslo.messaging's own OpenTelemetry tracing (18.3+), on a private SDK provider that
+    keeps its spans in memory (oslo.messaging keeps one tracer per process)."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from oslo_messaging._tracing import client as native
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(native, "_TRACER", provider.get_tracer("oslo.messaging"))
+    yield provider, exporter
+    provider.shutdown()
+
+
+@pytest.mark.parametrize("sampled", [True, False])
+def test_oslo_messaging_own_tracing_is_continued(bus, store_url, native_tracing, sampled):
+    """A service with ``[oslo_messaging_tracing] tracing_enabled`` on the plain driver
+    writes ``traceparent`` into the request context; a ``traced+`` receiver continues it,
+    and keeps its decision."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    provider, exporter = native_tracing
+    user = provider if sampled else TracerProvider(sampler=ALWAYS_OFF)
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    sender_conf = make_conf("api", store_url)
+    sender_conf.set_override("tracing_enabled", True, group="oslo_messaging_tracing")
+    sender = bus.transport(sender_conf, traced=False)
+    receiver = bus.transport(make_conf("worker", store_url, sampler="parentbased_always_on"))
+    worker = Worker()
+    bus.serve(oslo_messaging.get_rpc_server(
+        receiver, oslo_messaging.Target(topic=topic, server="w1"), [worker],
+        executor="threading"))
+    client = oslo_messaging.get_rpc_client(sender, oslo_messaging.Target(topic=topic),
+                                           timeout=30)
+    with user.get_tracer("user").start_as_current_span("user request") as root:
+        assert client.call({"request_id": "req-1"}, "build", name="x") == {"name": "x"}
+    _, seen_ctxt, context = worker.seen.get(timeout=30)
+    assert "traceparent" in seen_ctxt  # oslo.messaging's contract, left as it wrote it
+    assert context is not None
+    assert context.trace_id == root.get_span_context().trace_id
+    assert bool(context.sampled) is sampled
+    spans = _spans(store_url)
+    if not sampled:
+        assert spans == {}
+        return
+    producer = next(s for s in exporter.get_finished_spans() if s.name == f"{topic}.build")
+    server = spans[(f"{topic}/build", "server")]
+    assert server.trace_id == f"{root.get_span_context().trace_id:032x}"
+    assert server.parent_span_id == f"{producer.context.span_id:016x}"
+
+
 
 @pytest.mark.parametrize("base", ["fake://", pytest.param(RABBIT, marks=pytest.mark.rabbit)])
 def test_eventlet_executor_in_a_subprocess(base):

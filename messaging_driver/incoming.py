@@ -76,16 +76,9 @@ def _propagated_from(tracing: Any, headers: dict[str, str] | None, ctxt: Any) ->
                                              tracing.settings.hmac_keys)
         if context is not None:
             return Propagated(context)
-    if tracing.propagates and _carries_headers(tracing, ctxt):
+    if tracing.propagates and not tracing.propagator.fields.isdisjoint(ctxt):
         return tracing.extract(ctxt)
     return EMPTY
-
-
-def _carries_headers(tracing: Any, ctxt: Mapping[str, Any]) -> bool:
-    """Does the request context hold a field of a configured format? One C-level set
-    operation, as every message without an envelope asks it."""
-    keys = ctxt.keys() if isinstance(ctxt, dict) else set(ctxt)
-    return not keys.isdisjoint(tracing.propagator.fields)
 
 
 class TracedIncoming:
@@ -283,25 +276,36 @@ class TracedListener(base.Listener):
         self.topic = topic
         self.service = service
         self._proxy = TracedRPCIncoming if rpc else TracedNotification
-        #: without hmac_keys no trace_info is trusted: not worth a look
-        self._trust_trace_info = bool(tracing.settings.hmac_keys)
+        # The request-context keys that may carry a trace: the fields of the configured
+        # formats (where oslo.messaging's own tracing writes them) and, with hmac_keys,
+        # osprofiler's trace_info. Every message without an envelope is asked (issue 11).
+        keys = set(tracing.propagator.fields) if tracing.propagates else set()
+        if tracing.settings.hmac_keys:
+            keys.add("trace_info")
+        self._trace_keys = frozenset(keys)
 
     def wrap(self, incoming: list[Any]) -> list[Any]:
         """``incoming`` with the envelope removed, each message proxied only if needed.
 
-        A message goes unproxied when it has no envelope, no ``trace_info`` we could
-        trust, and no earlier message is still unfinished. The last condition is what
+        A message goes unproxied when it has no envelope, no request-context key that may
+        carry a trace, and no earlier message is still unfinished. The last condition is what
         keeps a scope leaked by an earlier message (a server that never called
         ``reply()``) out of it: a message that runs before it on the same thread or
         greenthread was handed over before it, since oslo.messaging's executors (futurist's
         thread and green pools) take work from one FIFO queue.
         """
         wrapped: list[Any] | None = None
+        trace_keys = self._trace_keys
         for index, message in enumerate(incoming):
             try:
                 headers = envelope.pop_envelope(getattr(message, "message", None))
-                if headers is None and not _unfinished and not self._may_continue(message):
-                    continue
+                if headers is None and not _unfinished:
+                    ctxt = getattr(message, "ctxt", None)
+                    if type(ctxt) is dict:
+                        if ctxt.keys().isdisjoint(trace_keys):
+                            continue
+                    elif not isinstance(ctxt, Mapping) or trace_keys.isdisjoint(ctxt):
+                        continue
             except Exception:
                 _guard.swallow("reading a message envelope")
                 headers = None
@@ -309,16 +313,6 @@ class TracedListener(base.Listener):
                 wrapped = list(incoming)
             wrapped[index] = self._proxy(message, self, headers)
         return incoming if wrapped is None else wrapped
-
-    def _may_continue(self, message: Any) -> bool:
-        """Does the request context carry a trace: osprofiler's ``trace_info`` (continued
-        if signed with our key), or the headers of oslo.messaging's own tracing?"""
-        ctxt = getattr(message, "ctxt", None)
-        if not isinstance(ctxt, Mapping):
-            return False
-        if self._trust_trace_info and "trace_info" in ctxt:
-            return True
-        return self.tracing.propagates and _carries_headers(self.tracing, ctxt)
 
     def start(self, on_incoming_callback: Any) -> None:
         super().start(on_incoming_callback)

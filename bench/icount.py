@@ -21,12 +21,13 @@ import re
 import shutil
 import subprocess
 import sys
+from typing import Any
 
 __all__ = ["ROWS", "main"]
 
 #: The rows whose counts repeat (nothing runs on a timer).
 ROWS = ("plain driver", "traced+ no active span", "traced+ unsampled",
-        "oslo.messaging OTel unsampled")
+        "oslo.messaging OTel unsampled", "carrier floor (reference)")
 WARMUP, SHORT, LONG = 300, 500, 2000
 
 
@@ -38,11 +39,16 @@ class _NoSink:
 
 
 def _child(row: str, casts: int) -> None:
-    from bench.rpc import VARIANTS, _loop_variant
+    from bench import carrier_floor
+    from bench.rpc import VARIANTS, _conf, _Endpoint, _loop_variant
 
-    traced, active, peer = next((t, a, p) for name, t, a, p in VARIANTS if name == row)
-    op = _loop_variant(row, ("traced+" if traced else "") + "fake://", active, peer,
-                       _NoSink()).setup()  # type: ignore[arg-type]
+    sink: Any = _NoSink()
+    if row == carrier_floor.LABEL:
+        op = carrier_floor.variant(_conf(sink, False), _Endpoint()).setup()
+    else:
+        traced, active, peer = next((t, a, p) for name, t, a, p in VARIANTS if name == row)
+        op = _loop_variant(row, ("traced+" if traced else "") + "fake://", active, peer,
+                           sink).setup()
     for _ in range(WARMUP):
         op()
     gc.disable()

@@ -23,7 +23,8 @@ request context.
 the fake listener's poll, the hand-over and the server's ``_process_incoming``, one after
 the other in the measuring thread. It is not how a server runs, but it has no hand-off
 between threads and no 50 ms idle polls, so it moves by a few percent where the threaded
-rows move by ten, and it is the one to profile.
+rows move by ten, and it is the one to profile. It also has a reference row,
+:mod:`bench.carrier_floor`: the least any carrier of a context inside the message adds.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench import peers
+from bench import carrier_floor, peers
 from bench.harness import Result, Variant, measure, note
 from bench.receiver import Sink
 
@@ -132,7 +133,8 @@ def case_rpc(sink: Sink, quick: bool) -> list[Result]:
     ops, rounds = (200, 3) if quick else (800, 15)
     results += measure("rpc cast (fake, one thread)",
                        [_loop_variant(label, ("traced+" if traced else "") + "fake://", active,
-                                      peer, sink) for label, traced, active, peer in variants],
+                                      peer, sink) for label, traced, active, peer in variants]
+                       + [carrier_floor.variant(_conf(sink, False), _Endpoint())],
                        ops, rounds)
     for base_url in urls:
         for kind in ("call", "cast"):

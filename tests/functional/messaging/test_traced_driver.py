@@ -69,6 +69,16 @@ class Bus:
         server.start()
         self.servers.append(server)
 
+    def rpc(self, topic: str, endpoint: object, *, server: oslo_messaging.Transport,
+            client: oslo_messaging.Transport) -> oslo_messaging.RPCClient:
+        """Serve ``endpoint`` on ``topic`` from the ``server`` transport (one threading
+        server, "w1"); return a client of the topic on the ``client`` transport."""
+        self.serve(oslo_messaging.get_rpc_server(
+            server, oslo_messaging.Target(topic=topic, server="w1"), [endpoint],
+            executor="threading"))
+        return oslo_messaging.get_rpc_client(client, oslo_messaging.Target(topic=topic),
+                                             timeout=30)
+
     def close(self) -> None:
         for server in self.servers:
             server.stop()
@@ -201,11 +211,7 @@ def test_remote_error_marks_call_span(bus, store_url):
     topic = f"t-{uuid.uuid4().hex[:8]}"
     conf = make_conf("svc", store_url)
     transport = bus.transport(conf)
-    bus.serve(oslo_messaging.get_rpc_server(
-        transport, oslo_messaging.Target(topic=topic, server="w1"), [Worker()],
-        executor="threading"))
-    client = oslo_messaging.get_rpc_client(transport, oslo_messaging.Target(topic=topic),
-                                           timeout=30)
+    client = bus.rpc(topic, Worker(), server=transport, client=transport)
     tracing = tracer.get_tracing()
     with tracing.activate(tracing.start_span("root", parent=None), finish_on_close=True):
         with pytest.raises(Exception, match="worker failed"):
@@ -223,11 +229,7 @@ def test_rolling_upgrade_is_invisible(bus, store_url, traced_side):
     sender = bus.transport(conf, traced=traced_side == "sender")
     receiver = bus.transport(conf, traced=traced_side == "receiver")
     worker = Worker()
-    bus.serve(oslo_messaging.get_rpc_server(
-        receiver, oslo_messaging.Target(topic=topic, server="w1"), [worker],
-        executor="threading"))
-    client = oslo_messaging.get_rpc_client(sender, oslo_messaging.Target(topic=topic),
-                                           timeout=30)
+    client = bus.rpc(topic, worker, server=receiver, client=sender)
     tracer.from_config(conf)
     tracing = tracer.get_tracing()
     ctxt = {"request_id": "req-1", "project_id": "p"}
@@ -246,11 +248,7 @@ def test_reused_worker_thread_never_leaks_a_trace(bus, store_url):
     conf = make_conf("svc", store_url)
     transport = bus.transport(conf)
     worker = Worker()
-    bus.serve(oslo_messaging.get_rpc_server(
-        transport, oslo_messaging.Target(topic=topic, server="w1"), [worker],
-        executor="threading"))
-    client = oslo_messaging.get_rpc_client(transport, oslo_messaging.Target(topic=topic),
-                                           timeout=30)
+    client = bus.rpc(topic, worker, server=transport, client=transport)
     tracing = tracer.get_tracing()
     expected = []
     for i in range(20):
@@ -276,11 +274,7 @@ def test_unsampled_message_carries_decision_without_spans(bus, store_url):
     conf = make_conf("svc", store_url, sampler="parentbased_always_off")
     transport = bus.transport(conf)
     worker = Worker()
-    bus.serve(oslo_messaging.get_rpc_server(
-        transport, oslo_messaging.Target(topic=topic, server="w1"), [worker],
-        executor="threading"))
-    client = oslo_messaging.get_rpc_client(transport, oslo_messaging.Target(topic=topic),
-                                           timeout=30)
+    client = bus.rpc(topic, worker, server=transport, client=transport)
     tracing = tracer.get_tracing()
     root = tracing.start_span("root", parent=None)
     assert not tracing.is_recording(root)
@@ -303,11 +297,7 @@ def test_hmac_key_is_never_sent(store_url):
         conf = make_conf("svc", store_url, hmac_keys=["k3y"])
         transport = bus.transport(conf)
         worker = Worker()
-        bus.serve(oslo_messaging.get_rpc_server(
-            transport, oslo_messaging.Target(topic=topic, server="w1"), [worker],
-            executor="threading"))
-        client = oslo_messaging.get_rpc_client(transport, oslo_messaging.Target(topic=topic),
-                                               timeout=30)
+        client = bus.rpc(topic, worker, server=transport, client=transport)
         base_id = str(uuid.uuid4())
         client.call({"trace_info": {"hmac_key": "k3y", "base_id": base_id,
                                     "parent_id": base_id}}, "build", name="x")
@@ -338,11 +328,7 @@ def test_trace_info_from_osprofiler_serializer_continues_the_trace(store_url):
         plain = bus.transport(conf, traced=False)
         traced = bus.transport(conf)
         worker = Worker()
-        bus.serve(oslo_messaging.get_rpc_server(
-            traced, oslo_messaging.Target(topic=topic, server="w1"), [worker],
-            executor="threading"))
-        client = oslo_messaging.get_rpc_client(plain, oslo_messaging.Target(topic=topic),
-                                               timeout=30)
+        client = bus.rpc(topic, worker, server=traced, client=plain)
         base_id = str(uuid.uuid4())
         parent_id = str(uuid.uuid4())
         client.call({"trace_info": {"hmac_key": "k3y", "base_id": base_id,
@@ -390,11 +376,7 @@ def test_oslo_messaging_own_tracing_is_continued(bus, store_url, native_tracing,
     sender = bus.transport(sender_conf, traced=False)
     receiver = bus.transport(make_conf("worker", store_url, sampler="parentbased_always_on"))
     worker = Worker()
-    bus.serve(oslo_messaging.get_rpc_server(
-        receiver, oslo_messaging.Target(topic=topic, server="w1"), [worker],
-        executor="threading"))
-    client = oslo_messaging.get_rpc_client(sender, oslo_messaging.Target(topic=topic),
-                                           timeout=30)
+    client = bus.rpc(topic, worker, server=receiver, client=sender)
     with user.get_tracer("user").start_as_current_span("user request") as root:
         assert client.call({"request_id": "req-1"}, "build", name="x") == {"name": "x"}
     _, seen_ctxt, context = worker.seen.get(timeout=30)
@@ -453,11 +435,7 @@ def test_endpoint_fanning_out_to_a_futurist_pool(store_url):
                     f.result(10)
                 return True
 
-        bus.serve(oslo_messaging.get_rpc_server(
-            transport, oslo_messaging.Target(topic=topic, server="w1"), [Fanout()],
-            executor="threading"))
-        client = oslo_messaging.get_rpc_client(transport, oslo_messaging.Target(topic=topic),
-                                               timeout=30)
+        client = bus.rpc(topic, Fanout(), server=transport, client=transport)
         tracing = tracer.get_tracing()
         with tracing.activate(tracing.start_span("root", parent=None), finish_on_close=True):
             assert client.call({}, "run") is True

@@ -13,13 +13,10 @@ current through the scope manager; the gap between the two rows is what those co
 from __future__ import annotations
 
 import contextvars
-import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.harness import Variant
-
-__all__ = ["LABEL", "variant"]
+__all__ = ["LABEL", "install"]
 
 LABEL = "carrier floor (reference)"
 _KEY = "_os_trace"
@@ -65,43 +62,17 @@ def _hand_over(incoming: list[Any]) -> list[Any]:
     return handed
 
 
-def variant(conf: Any, endpoint: Any) -> Variant:
-    """The row, on a plain ``fake://`` transport built from ``conf``."""
-    import oslo_messaging
+def install(transport: Any) -> Callable[[list[Any]], list[Any]]:
+    """Make the plain ``transport``'s sends carry the constant envelope; return the
+    hand-over that takes it off received messages."""
+    driver = transport._driver
+    send = driver.send
 
-    state: dict[str, Any] = {}
+    def carrying_send(target: Any, ctxt: Any, message: Any, *args: Any, **kwargs: Any
+                      ) -> Any:
+        message = dict(message)
+        message[_KEY] = dict(_HEADERS)
+        return send(target, ctxt, message, *args, **kwargs)
 
-    def build() -> Callable[[], None]:
-        transport = oslo_messaging.get_rpc_transport(conf, "fake://")
-        target = oslo_messaging.Target(topic=f"bench-floor-{time.monotonic_ns()}",
-                                       server="s")
-        server = oslo_messaging.get_rpc_server(transport, target, [endpoint])
-        poll = transport._listen(target, 1, None)._poll_style_listener.poll
-        driver = transport._driver
-        send = driver.send
-
-        def carrying_send(target: Any, ctxt: Any, message: Any, *args: Any,
-                          **kwargs: Any) -> Any:
-            message = dict(message)
-            message[_KEY] = dict(_HEADERS)
-            return send(target, ctxt, message, *args, **kwargs)
-
-        driver.send = carrying_send
-        client = oslo_messaging.get_rpc_client(transport, oslo_messaging.Target(
-            topic=target.topic))
-        process = server._process_incoming
-
-        def op() -> None:
-            client.cast({}, "ping", n=1)
-            process(_hand_over(poll(timeout=0)))
-        state.update(transport=transport, op=op)
-        return op
-
-    def setup() -> Callable[[], None]:
-        return state["op"] if state else build()
-
-    def close() -> None:
-        if state:
-            state["transport"].cleanup()
-
-    return Variant(LABEL, setup, close=close)
+    driver.send = carrying_send
+    return _hand_over

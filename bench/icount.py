@@ -40,11 +40,12 @@ class _NoSink:
 
 def _child(row: str, casts: int) -> None:
     from bench import carrier_floor
-    from bench.rpc import VARIANTS, _conf, _Endpoint, _loop_variant
+    from bench.rpc import VARIANTS, _loop_variant
 
     sink: Any = _NoSink()
     if row == carrier_floor.LABEL:
-        op = carrier_floor.variant(_conf(sink, False), _Endpoint()).setup()
+        op = _loop_variant(row, "fake://", None, False, sink,
+                           carrier=carrier_floor.install).setup()
     else:
         traced, active, peer = next((t, a, p) for name, t, a, p in VARIANTS if name == row)
         op = _loop_variant(row, ("traced+" if traced else "") + "fake://", active, peer,

@@ -134,7 +134,8 @@ def case_rpc(sink: Sink, quick: bool) -> list[Result]:
     results += measure("rpc cast (fake, one thread)",
                        [_loop_variant(label, ("traced+" if traced else "") + "fake://", active,
                                       peer, sink) for label, traced, active, peer in variants]
-                       + [carrier_floor.variant(_conf(sink, False), _Endpoint())],
+                       + [_loop_variant(carrier_floor.LABEL, "fake://", None, False, sink,
+                                        carrier=carrier_floor.install)],
                        ops, rounds)
     for base_url in urls:
         for kind in ("call", "cast"):
@@ -167,10 +168,12 @@ class _Endpoint:
         return n
 
 
-def _loop_variant(label: str, url: str, active: bool | None, peer: bool, sink: Sink
+def _loop_variant(label: str, url: str, active: bool | None, peer: bool, sink: Sink,
+                  carrier: Callable[[Any], Callable[[list[Any]], list[Any]]] | None = None
                   ) -> Variant:
     """One cast's whole path in the calling thread (see the module docstring); the
-    process-wide clock is right here, as the only other thread is the exporter's."""
+    process-wide clock is right here, as the only other thread is the exporter's.
+    ``carrier`` installs itself on a plain transport and returns its hand-over."""
     import oslo_messaging
 
     from messaging_driver.incoming import TracedListener
@@ -187,7 +190,8 @@ def _loop_variant(label: str, url: str, active: bool | None, peer: bool, sink: S
         listener = transport._listen(target, 1, None)  # never started: polled below
         traced = listener if isinstance(listener, TracedListener) else None
         poll = (traced.inner if traced else listener)._poll_style_listener.poll
-        hand_over = traced.wrap if traced else (lambda incoming: incoming)
+        hand_over = traced.wrap if traced else \
+            carrier(transport) if carrier else (lambda incoming: incoming)
         client = oslo_messaging.get_rpc_client(transport, oslo_messaging.Target(
             topic=target.topic))
         process = server._process_incoming

@@ -136,9 +136,15 @@ class TracingFilter(base.ConfigurableMiddleware):
 
     def _start_span(self, tracing: tracer.Tracing, environ: dict[str, Any],
                     path: str) -> opentracing.Span:
+        parent = tracing.extract_environ(environ)
+        if not self._traceresponse:  # which would name the caller's span as ours
+            # An unsampled caller the sampler follows: carried on as it came, with no
+            # name to build (see Tracing.continue_unsampled).
+            span = tracing.continue_unsampled(parent, "server")
+            if span is not None:
+                return span
         method = environ.get("REQUEST_METHOD", "GET")
         route = route_template(path)
-        parent = tracing.extract_environ(environ)
         span = tracing.start_span(f"{method} {route}", parent=parent, kind="server")
         if tracing.is_recording(span):  # attributes only for spans that will be exported
             tracing.set_tags(span, self._attributes(environ, method, path, route))

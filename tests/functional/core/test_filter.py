@@ -36,6 +36,11 @@ def app(environ, start_response):
                 release.wait(5)
             yield b"second"
         return body()
+    if path == "/context":  # what a call made from inside the request would carry
+        carrier: dict[str, str] = {}
+        tracer.get_tracing().inject(carrier)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [carrier.get("traceparent", "").encode()]
     environ["HTTP_X_PROJECT_ID"] = "p" * 32  # as keystonemiddleware would set it
     start_response("200 OK", [("Content-Type", "application/json"),
                               ("x-openstack-request-id", "req-1234")])
@@ -107,10 +112,14 @@ def test_starts_a_trace_without_caller_context(store_url):
 
 
 def test_unsampled_caller_is_respected(store_url):
-    """traceparent flags 00 with a parent-based sampler: nothing is recorded."""
+    """traceparent flags 00 with a parent-based sampler: nothing is recorded, and the
+    request's own calls carry the caller's context on as it came."""
+    sent = f"00-{TRACE_ID}-{PARENT_ID}-00"
     with serve_wsgi(_filtered(store_url)) as server:
-        status, _, _ = _get(f"{server.url}/x", {"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-00"})
+        status, _, _ = _get(f"{server.url}/x", {"traceparent": sent})
+        _, _, carried = _get(f"{server.url}/context", {"traceparent": sent})
     assert status == 200
+    assert carried.decode() == sent
     assert _spans(store_url) == []
 
 
@@ -197,6 +206,17 @@ def test_traceresponse_header_when_enabled(store_url):
         _, headers, _ = _get(f"{server.url}/x", {"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"})
     (span,) = _spans(store_url)
     assert headers["traceresponse"] == f"00-{TRACE_ID}-{span.span_id}-01"
+
+
+def test_traceresponse_names_the_servers_own_span_when_unsampled(store_url):
+    """With traceresponse on, an unsampled request is not a pass-through: the header
+    names a span of this server, never the caller's own."""
+    with serve_wsgi(_filtered(store_url, traceresponse="true")) as server:
+        _, headers, _ = _get(f"{server.url}/x", {"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-00"})
+    version, trace_id, span_id, flags = headers["traceresponse"].split("-")
+    assert (version, trace_id, flags) == ("00", TRACE_ID, "00")
+    assert span_id != PARENT_ID and int(span_id, 16) != 0
+    assert _spans(store_url) == []
 
 
 def test_no_traceresponse_by_default(store_url):

@@ -42,17 +42,10 @@ class _NoSink:
 
 
 def _child(row: str, casts: int) -> None:
-    from bench import carrier_floor
-    from bench.rpc import VARIANTS, _loop_variant
+    from bench.rpc import one_thread_variants
 
     sink: Any = _NoSink()
-    if row == carrier_floor.LABEL:
-        op = _loop_variant(row, "fake://", None, False, sink,
-                           carrier=carrier_floor.install).setup()
-    else:
-        traced, active, peer = next((t, a, p) for name, t, a, p in VARIANTS if name == row)
-        op = _loop_variant(row, ("traced+" if traced else "") + "fake://", active, peer,
-                           sink).setup()
+    op = next(v for v in one_thread_variants(sink) if v.name == row).setup()
     for _ in range(WARMUP):
         op()
     gc.disable()

@@ -42,7 +42,7 @@ from bench import carrier_floor, peers
 from bench.harness import Result, Variant, measure, note
 from bench.receiver import Sink
 
-__all__ = ["MessagePathClock", "case_rpc"]
+__all__ = ["MessagePathClock", "case_rpc", "one_thread_variants"]
 
 #: (row, traced+ driver, what is active when the client sends, oslo.messaging's tracing)
 VARIANTS = (("plain driver", False, None, False),
@@ -131,11 +131,7 @@ def case_rpc(sink: Sink, quick: bool) -> list[Result]:
     results: list[Result] = []
     # At most 800 casts (1,600 sampled spans) a round: the export queue holds 2,048.
     ops, rounds = (200, 3) if quick else (800, 15)
-    results += measure("rpc cast (fake, one thread)",
-                       [_loop_variant(label, ("traced+" if traced else "") + "fake://", active,
-                                      peer, sink) for label, traced, active, peer in variants]
-                       + [_loop_variant(carrier_floor.LABEL, "fake://", None, False, sink,
-                                        carrier=carrier_floor.install)],
+    results += measure("rpc cast (fake, one thread)", one_thread_variants(sink, variants),
                        ops, rounds)
     for base_url in urls:
         for kind in ("call", "cast"):
@@ -161,6 +157,16 @@ def case_rpc(sink: Sink, quick: bool) -> list[Result]:
     peers.flush_all()
     tracer.reset()
     return results
+
+
+def one_thread_variants(sink: Sink, variants: tuple[tuple[str, bool, bool | None, bool], ...]
+                        = VARIANTS) -> list[Variant]:
+    """The rows of ``rpc cast (fake, one thread)``: ``variants`` and the carrier floor.
+    Nothing is built until a row's first ``setup``."""
+    return [_loop_variant(label, ("traced+" if traced else "") + "fake://", active, peer,
+                          sink) for label, traced, active, peer in variants] + [
+        _loop_variant(carrier_floor.LABEL, "fake://", None, False, sink,
+                      carrier=carrier_floor.install)]
 
 
 class _Endpoint:

@@ -143,7 +143,6 @@ class Tracing:
                                f"{cause}"]) from exc
         self.plugin: TracerPlugin = manager.driver
         self.tracer: opentracing.Tracer = self.plugin.tracer
-        self._follows_unsampled = self.sampler.follows_unsampled_remote_parent
         self._targets = settings.propagation_targets
         # The environ keys of every header the formats read; none when a format also reads
         # headers under a prefix (Jaeger's uberctx-*), whose names cannot be listed.
@@ -235,7 +234,7 @@ class Tracing:
         """
         context = parent.span_context
         if context is None or context.sampled is not False or context.forced \
-                or not self._follows_unsampled or not context.is_valid:
+                or not self.sampler.follows_unsampled_remote_parent or not context.is_valid:
             return None
         span = self.plugin.pass_through(context)
         return None if span is None else self._adopted(span, kind, parent.baggage)

@@ -85,26 +85,44 @@ class BatchProcessor:
     def _after_fork(self) -> None:
         # NOTE(os-tracing): what the parent had queued is the parent's to export; a child
         # that exported it too would send every such span twice.
+        self._reset_in_child()
+        self._queue.clear()
+
+    def _reset_in_child(self) -> None:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._wake = threading.Event()
         self._kick = threading.Event()
-        self._queue.clear()
         self._exporting = False
         if not self._shutdown:
             self._start_worker()
+
+    def _forked_unseen(self) -> None:
+        """A fork that ran no Python fork hooks (uwsgi forks its workers in C)."""
+        # NOTE(os-tracing): the child cannot tell the parent's leftovers from its own
+        # spans, so it keeps them all: a span the parent still had queued at the fork
+        # may be exported twice, but none the child queued is ever lost. A preforking
+        # master normally serves no request, so there is nothing left over to send twice.
+        self._reset_in_child()
+
+    def check_fork(self) -> None:
+        """Restart in a child forked without Python's fork hooks (a server's C fork)."""
+        if self._pid != os.getpid() and not self._shutdown:
+            self._forked_unseen()
 
     # -- caller side (request threads): O(1), never blocks on I/O, never logs per item --
 
     def emit(self, item: Any) -> None:
         if self._shutdown:
             return
-        # os.fork() is handled by the at-fork hook; a fork the hook cannot see (a C
-        # extension's) is caught here within 256 spans, without a getpid() syscall per
-        # span (profiled under gunicorn: the costliest line of emit).
+        # Forks that ran os.register_at_fork hooks were handled there. One that did not
+        # is caught here before the first span the child queues (its queue is empty, as
+        # a preforking master's is, so it is checked) and in any case within 64 spans:
+        # getpid() is a system call, so it is not paid on every span of a busy process,
+        # whose worker empties the queue only once per interval.
         self._emits += 1
-        if not self._emits & 0xFF and self._pid != os.getpid():
-            self._after_fork()
+        if (not self._queue or not self._emits & 0x3F) and self._pid != os.getpid():
+            self._forked_unseen()
         with self._lock:
             if len(self._queue) >= self._max_queue:
                 self.dropped += 1

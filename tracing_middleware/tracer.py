@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -336,6 +337,7 @@ def setup(settings: Settings) -> Tracing:
         if not _atexit_registered:
             atexit.register(_shutdown_all)
             _install_sigterm_flush()
+            _chain_uwsgi_post_fork()
             _atexit_registered = True
         return tracing
 
@@ -401,27 +403,43 @@ def _install_sigterm_flush() -> None:
     lose every queued span of a worker being stopped. Only when the handler is still the
     default (oslo.service and most servers install their own, which exit normally and so
     run ``atexit``) we install one that flushes with a deadline and then dies by SIGTERM
-    as before, so the exit status the supervisor sees is unchanged.
+    as before, so the exit status the supervisor sees is unchanged. ``signal.signal``
+    itself refuses outside the main thread; ``threading.main_thread()`` is not asked,
+    because under eventlet's monkey-patching it names no thread that is current.
     """
     import signal
-    import threading as _threading
 
-    if _threading.current_thread() is not _threading.main_thread():
-        return
+    def terminate() -> None:
+        try:
+            _shutdown_all(timeout_s=2.0)
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def flush_then_terminate(signum: int, frame: Any) -> None:
+        spawn = _green_spawn()
+        if spawn is None:
+            terminate()
+            return
+        # NOTE(os-tracing): under eventlet the handler often runs in the hub, which must
+        # not block (joining the export thread there raises "Cannot switch to MAINLOOP
+        # from MAINLOOP"): the flush runs in a green thread as soon as the handler returns.
+        spawn(terminate)
+
     try:
         if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
             return
-
-        def flush_then_terminate(signum: int, frame: Any) -> None:
-            try:
-                _shutdown_all(timeout_s=2.0)
-            finally:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                os.kill(os.getpid(), signal.SIGTERM)
-
         signal.signal(signal.SIGTERM, flush_then_terminate)
     except (ValueError, OSError, AttributeError):
         return
+
+
+def _green_spawn() -> Any:
+    """eventlet's ``spawn_n`` when threads are eventlet's green threads, else ``None``."""
+    patcher = sys.modules.get("eventlet.patcher")
+    if patcher is None or not patcher.is_monkey_patched("thread"):
+        return None
+    return sys.modules["eventlet"].spawn_n
 
 
 def force_flush_all(timeout_s: float = 10.0) -> bool:
@@ -450,13 +468,44 @@ def reset() -> None:
 
 
 def _after_fork_in_child() -> None:
-    # NOTE(os-tracing): the SDK's batch processors restart their own threads after fork;
+    # NOTE(os-tracing): batch processors restart their own export threads after fork;
     # samplers that poll restart here, so each worker polls on its own.
     for tracing in list(_by_key.values()):
         try:
             tracing.sampler.after_fork()
+            for processor in getattr(tracing.plugin, "processors", ()):
+                processor.check_fork()
         except Exception:
-            LOG.debug("os-tracing: sampler after_fork failed", exc_info=True)
+            LOG.debug("os-tracing: after_fork failed", exc_info=True)
+
+
+def _chain_uwsgi_post_fork() -> None:
+    """Run the after-fork work in each uwsgi worker.
+
+    uwsgi forks its workers in C and, unless ``py-call-osafterfork`` is set, runs no
+    ``os.register_at_fork`` hook; it calls ``uwsgi.post_fork_hook`` instead (the hook
+    uwsgidecorators' ``@postfork`` chains through). We chain onto whatever is there.
+    Batch processors also notice such a fork by themselves, before their first span;
+    this makes samplers that poll restart in workers that never record a span.
+    """
+    try:
+        import uwsgi  # the server's embedded module: importable only inside uwsgi
+    except ImportError:
+        return
+    if getattr(uwsgi, "_os_tracing_chained", False):
+        return
+    previous = getattr(uwsgi, "post_fork_hook", None)
+
+    def post_fork_hook() -> None:
+        _after_fork_in_child()
+        if previous is not None:
+            previous()
+
+    try:
+        uwsgi.post_fork_hook = post_fork_hook
+        uwsgi._os_tracing_chained = True
+    except Exception:
+        LOG.debug("os-tracing: uwsgi post_fork_hook not settable", exc_info=True)
 
 
 if hasattr(os, "register_at_fork"):

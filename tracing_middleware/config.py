@@ -95,6 +95,9 @@ class Settings:
     propagation_targets: tuple[re.Pattern[str], ...] = ()
     resource_attributes: tuple[tuple[str, str], ...] = ()
     sensitive_query_keys: frozenset[str] = frozenset()
+    max_spans_per_unit: int = 1000
+    sql_transaction_spans: bool = False
+    sql_fold_repeats: bool = True
     max_queue_size: int = 2048
     export_batch_size: int = 512
     export_interval_ms: int = 1000
@@ -105,6 +108,7 @@ class Settings:
         return (self.service_name, self.tracer, self.propagators, self.sampler,
                 self.sampler_arg, self.upstream_sampling_rate_limit, self.exporters,
                 self.scope_manager, self.hmac_keys, self.resource_attributes,
+                self.max_spans_per_unit, self.sql_transaction_spans, self.sql_fold_repeats,
                 self.max_queue_size, self.export_batch_size, self.export_interval_ms,
                 self.export_timeout_ms)
 
@@ -350,6 +354,10 @@ def _build(raw: dict[str, Any], conf: cfg.ConfigOpts | None, problems: list[str]
             problems.append(f"[tracing] {name} = {value!r} must be a positive integer")
             value = getattr(Settings, name)
         ints[name] = value
+    cap = raw["max_spans_per_unit"]
+    if not isinstance(cap, int) or cap < 0:
+        problems.append(f"[tracing] max_spans_per_unit = {cap!r} must be an integer >= 0")
+        cap = Settings.max_spans_per_unit
     excluded = _compile_all("excluded_paths", list(raw["excluded_paths"] or []), problems)
     targets = _compile_all("propagation_targets", list(raw["propagation_targets"] or []),
                            problems)
@@ -373,6 +381,9 @@ def _build(raw: dict[str, Any], conf: cfg.ConfigOpts | None, problems: list[str]
         propagation_targets=targets,
         resource_attributes=tuple(sorted(dict(raw["resource_attributes"] or {}).items())),
         sensitive_query_keys=frozenset(k.lower() for k in raw["sensitive_query_keys"] or []),
+        max_spans_per_unit=cap,
+        sql_transaction_spans=bool(raw["sql_transaction_spans"]),
+        sql_fold_repeats=bool(raw["sql_fold_repeats"]),
         **ints,
     )
 

@@ -126,6 +126,30 @@ OPTS: list[cfg.Opt] = [
         help="Query-string keys whose values are redacted before a URL is recorded.",
     ),
     cfg.IntOpt(
+        "max_spans_per_unit",
+        default=1000,
+        min=0,
+        help="Most spans recorded inside one unit of work (a request or a message) in "
+        "this process, besides the unit's own span. Beyond it children are counted, not "
+        "recorded: the count is the unit span's ``os_tracing.unit.dropped_spans`` "
+        "attribute, and calls made from inside them still carry the trace on. 0: no cap.",
+    ),
+    cfg.BoolOpt(
+        "sql_transaction_spans",
+        default=False,
+        help="Record transaction-control statements (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, "
+        "RELEASE) as database spans. Off by default: they are most of a service's "
+        "statements and say nothing about where time went.",
+    ),
+    cfg.BoolOpt(
+        "sql_fold_repeats",
+        default=True,
+        help="Record consecutive executions of the same statement under the same parent "
+        "span as one span (from the first start to the last end) whose "
+        "``os_tracing.db.repeat_count`` attribute says how many there were, instead of "
+        "one span each: an N+1 query loop becomes one line with its count.",
+    ),
+    cfg.IntOpt(
         "max_queue_size",
         default=2048,
         min=1,

@@ -10,6 +10,7 @@ one ERROR line per problem; it never raises into the host service.
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import sys
@@ -19,7 +20,7 @@ from typing import Any
 
 import opentracing
 
-from tracing_middleware import _guard
+from tracing_middleware import _guard, unit
 from tracing_middleware.config import (
     DEFAULT_INTEGRATIONS,
     ConfigError,
@@ -143,6 +144,8 @@ class Tracing:
             raise ConfigError([f"[tracing] tracer = {settings.tracer!r} cannot be loaded: "
                                f"{cause}"]) from exc
         self.plugin: TracerPlugin = manager.driver
+        #: Whether recorded units keep a budget: a span cap, or statements to fold.
+        self._units = bool(settings.max_spans_per_unit or settings.sql_fold_repeats)
         self.tracer: opentracing.Tracer = self.plugin.tracer
         self._targets = settings.propagation_targets
         # The environ keys of every header the formats read; none when a format also reads
@@ -219,6 +222,15 @@ class Tracing:
         if isinstance(parent, Propagated):
             baggage = parent.baggage
             parent = parent.span_context
+        elif parent is not None and not isinstance(parent, SpanContext):
+            current_unit = unit.current()  # a local parent: inside a unit, if any
+            if current_unit is not None:
+                if current_unit.pending is not None:  # another span: a repeat no longer
+                    current_unit.flush_pending()      # follows the held statement
+                if not current_unit.take():
+                    suppressed = self.plugin.suppressed(parent)
+                    if suppressed is not None:
+                        return suppressed
         span = self.plugin.start_span(name, parent=parent, kind=kind, tags=tags,
                                       start_time=start_time)
         return self._adopted(span, kind, baggage)
@@ -238,7 +250,8 @@ class Tracing:
                 or not self.sampler.follows_unsampled_remote_parent or not context.is_valid:
             return None
         span = self.plugin.pass_through(context)
-        return None if span is None else self._adopted(span, kind, parent.baggage)
+        # not a unit: nothing of it is recorded
+        return None if span is None else self._adopted(span, None, parent.baggage)
 
     def _adopted(self, span: opentracing.Span, kind: str | None,
                  baggage: Mapping[str, str]) -> opentracing.Span:
@@ -248,7 +261,8 @@ class Tracing:
                 span._os_tracing_owner = self  # type: ignore[attr-defined]
             except AttributeError:  # engines with __slots__ spans: the default owns them
                 pass
-        if UNIT_HOOKS and kind in _UNIT_KINDS:
+        if kind in _UNIT_KINDS and (UNIT_HOOKS or self._units) \
+                and self.plugin.is_recording(span):
             try:
                 span._os_tracing_unit = True  # type: ignore[attr-defined]
             except AttributeError:
@@ -261,9 +275,14 @@ class Tracing:
                  ) -> opentracing.Scope:
         """Make ``span`` current; ``close()`` on the result restores what was current."""
         scope = self.scope_manager.activate(span, finish_on_close)
-        if not UNIT_HOOKS or not getattr(span, "_os_tracing_unit", False):
+        if not getattr(span, "_os_tracing_unit", False):
             return scope
         undo = []
+        if self._units:
+            with _guard.guarded("entering a unit of work"):
+                current_unit = unit.Unit(span, self.settings.max_spans_per_unit)
+                previous = unit.enter(current_unit)
+                undo.append(functools.partial(unit.leave, current_unit, previous))
         for hook in list(UNIT_HOOKS):
             with _guard.guarded("entering a unit of work"):
                 result = hook(self, span)

@@ -58,6 +58,14 @@ class TracerPlugin(abc.ABC):
         span (the facade then starts one through the sampler)."""
         return None
 
+    def suppressed(self, parent: opentracing.Span | opentracing.SpanContext
+                   ) -> opentracing.Span | None:
+        """A span that records nothing and carries ``parent``'s context on unchanged
+        (sampled flag included, so calls made inside it continue the trace under
+        ``parent``); ``None`` where the engine has no such span (the child is then
+        recorded after all)."""
+        return None
+
     @abc.abstractmethod
     def span_context_of(self, span: opentracing.Span | opentracing.SpanContext
                         ) -> SpanContext | None:

@@ -187,6 +187,7 @@ class _Span(opentracing.Span):
     def __init__(self, tracer: opentracing.Tracer, context: NativeContext) -> None:
         self._tracer = tracer
         self._context = context
+        self._os_tracing_unit = False  # read on every activation: a set slot is cheap
 
     def set_baggage_item(self, key: str, value: str) -> _Span:
         self._context.baggage_items[key] = value
@@ -231,6 +232,7 @@ class NativeSpan(_Span):
                  attributes: dict[str, Any]) -> None:
         self._tracer = tracer
         self._context = context
+        self._os_tracing_unit = False
         self._emit = emit
         self.trace_id = context.trace_id
         self.span_id = context.span_id
@@ -476,6 +478,15 @@ class NativePlugin(BatchExportPlugin):
     def pass_through(self, context: SpanContext) -> opentracing.Span:
         return NonRecordingSpan(self._tracer, NativeContext(
             context.trace_id, context.span_id, False, context.trace_state))
+
+    def suppressed(self, parent: opentracing.Span | opentracing.SpanContext
+                   ) -> opentracing.Span | None:
+        context = parent.context if isinstance(parent, opentracing.Span) else parent
+        if not isinstance(context, NativeContext):
+            return None
+        return NonRecordingSpan(self._tracer, NativeContext(
+            context.trace_id, context.span_id, context.sampled, context.trace_state,
+            context.baggage_items))
 
     def set_tags(self, span: opentracing.Span, tags: Mapping[str, Any]) -> None:
         if type(span) is not NativeSpan:

@@ -5,11 +5,12 @@ and heat versions, swift's proxy), composites whose factory is a ``pipeline_fact
 with one pipeline per auth strategy (nova, cinder, neutron: ``use = call:...``; glance,
 heat: ``paste.composite_factory = ...``), and urlmaps, which hold no pipeline.
 
-The filter goes before the first authentication or request-context filter, so failed
-and slow authentications are inside the trace, and after what precedes it there —
-request id, CORS and proxy handling in every shipped pipeline — so the span records the
-request id and the URL the client used. Without any such filter, it goes just before the
-application.
+The filter goes before the first filter that may answer a request itself — glance's
+version negotiation, which serves version discovery (``GET /``) — or that authenticates
+or builds the request context, so failed and slow authentications are inside the trace;
+and after what precedes those — request id, CORS and proxy handling in every shipped
+pipeline — so the span records the request id and the URL the client used. Without any
+such filter, it goes just before the application.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ FILTER = "tracing"
 _MARK = "# os-tracing: added by `os-tracing enable`; `os-tracing disable` removes it"
 _BLOCK = f"\n[filter:{FILTER}]\n{_MARK}\nuse = egg:os-tracing#tracing\n"
 _NL_BLOCK = _BLOCK.replace(_MARK, _MARK + " (and the newline above)")
-_AUTH = re.compile(r"auth|context|keystone|s3api|s3token", re.IGNORECASE)
+_AUTH = re.compile(r"auth|context|keystone|s3api|s3token|versionnegotiation",
+                   re.IGNORECASE)
 _AUTH_FACTORY = re.compile(r"auth_token|keystonecontext|keystoneauth|tempauth|noauth|"
-                           r"ContextMiddleware|context:|s3token|s3api", re.IGNORECASE)
+                           r"ContextMiddleware|context:|s3token|s3api|VersionNegotiation",
+                           re.IGNORECASE)
 _TOKEN = re.compile(r"\S+")
 
 

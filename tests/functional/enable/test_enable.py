@@ -63,6 +63,15 @@ def test_filter_goes_before_authentication(project, name):
                     assert names.index(early) < index, names
 
 
+def test_filter_goes_before_glance_version_negotiation():
+    """glance answers version discovery (GET /) in versionnegotiation: trace it too."""
+    enabled = paste.enable(_read("glance", "glance-api-paste.ini"))
+    for entry in paste.pipelines(enabled):
+        names = entry.value(enabled).split()
+        assert names[:3] == ["cors", "http_proxy_to_wsgi", "tracing"], names
+        assert names[3] == "versionnegotiation", names
+
+
 def _stand_ins(text):
     """Point factories of the (absent) services at small stand-ins; keep ours real."""
     out = []

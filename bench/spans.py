@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench import peers
+from bench.emit import emit_rows
 from bench.harness import Result, Variant, measure, note
 from bench.receiver import Sink
 
@@ -203,4 +204,5 @@ def case_span(sink: Sink, quick: bool) -> list[Result]:
         results += measure("span start+finish+export", variants, _EXPORT_OPS,
                            5 if quick else 15)
     peers.flush_all()
+    results += emit_rows(quick)
     return results

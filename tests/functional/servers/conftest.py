@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from collections import Counter
@@ -41,8 +42,10 @@ WSGI_FILE = pathlib.Path(tracing_middleware.wsgi.__file__).resolve()
 APP = "pidapp:application"
 #: Concurrent requests per round: more than one worker's threads, so all workers serve.
 CLIENTS = 8
-#: Any wait (start, response, stop) longer than this is a failure.
+#: Any wait for a start or a response longer than this is a failure.
 DEADLINE_S = 30.0
+#: A stop is allowed this long (the flush on exit has a 2-5 s deadline of its own).
+STOP_DEADLINE_S = 15.0
 #: The unprivileged user Apache runs as.
 APACHE_USER = "www-data"
 
@@ -105,10 +108,11 @@ class Server:
     def wait_stopped(self) -> int:
         """Wait for the server and every process it started to be gone; its exit status."""
         try:
-            code = self.proc.wait(DEADLINE_S)
+            code = self.proc.wait(STOP_DEADLINE_S)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"server still running {DEADLINE_S}s after the stop:\n{self.output()}")
-        deadline = time.monotonic() + DEADLINE_S
+            pytest.fail(f"server still running {STOP_DEADLINE_S}s after the stop:\n"
+                        f"{self.output()}")
+        deadline = time.monotonic() + STOP_DEADLINE_S
         while _group_alive(self.pgid):
             if time.monotonic() > deadline:
                 pytest.fail(f"processes {_group_alive(self.pgid)} outlived the server:\n"
@@ -219,6 +223,18 @@ class Harness:
         self.servers.append(server)
         return server
 
+    def unprivileged(self, argv: Sequence[str]) -> list[str]:
+        """``argv`` run as the Apache user, able to read (never write) root-only files.
+
+        NOTE(os-tracing): here the interpreter (under /root) and the test virtualenv
+        (under .tox) are root-only (0700), so the user gets CAP_DAC_READ_SEARCH as an
+        ambient capability; a deployment's virtualenv is readable by its service user.
+        """
+        user = pwd.getpwnam(self.apache_user)
+        return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
+                "--clear-groups", "--inh-caps=+dac_read_search",
+                "--ambient-caps=+dac_read_search", *argv]
+
     def traffic(self) -> Traffic:
         return Traffic(self.port)
 
@@ -243,6 +259,31 @@ def harness(tmp_path: pathlib.Path) -> Iterator[Harness]:
         yield h
     finally:
         h.close()
+
+
+@pytest.fixture(scope="session")
+def apache_python_home() -> Iterator[pathlib.Path]:
+    """A virtualenv in a world-readable place whose ``.pth`` adds this one's packages:
+    the ``WSGIPythonHome`` of the Apache tests.
+
+    NOTE(os-tracing): mod_wsgi recognises a virtualenv home by access(2) on its
+    pyvenv.cfg, and access(2) ignores capabilities: with this root-only virtualenv as
+    home it logs WSGI0102 ("Python home ... is not accessible") and Python then fails to
+    start ("failed to get the Python codec of the filesystem encoding").
+    """
+    directory = pathlib.Path(tempfile.mkdtemp(prefix="os-tracing-apache-venv-"))
+    directory.chmod(0o755)
+    home = directory / "venv"
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    subprocess.run([str(pathlib.Path(sys.base_prefix) / "bin" / version), "-m", "venv",
+                    "--without-pip", str(home)], check=True, timeout=DEADLINE_S)
+    site_packages = sysconfig.get_paths()["purelib"]
+    (home / "lib" / version / "site-packages" / "os_tracing_tests.pth").write_text(
+        f"import site; site.addsitedir({site_packages!r})\n")
+    try:
+        yield home
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture

@@ -71,7 +71,7 @@ class Server:
 
     def __init__(self, argv: Sequence[str], env: dict[str, str], cwd: pathlib.Path,
                  logs: Sequence[pathlib.Path] = ()) -> None:
-        self.log = cwd / f"server-{os.getpid()}-{time.monotonic_ns()}.log"
+        self.log = cwd / f"{pathlib.Path(argv[0]).name}-{time.monotonic_ns()}.log"
         self.logs = [self.log, *logs]
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(list(argv), env=env, cwd=cwd, stdout=out,
@@ -230,6 +230,8 @@ class Harness:
         (under .tox) are root-only (0700), so the user gets CAP_DAC_READ_SEARCH as an
         ambient capability; a deployment's virtualenv is readable by its service user.
         """
+        if os.geteuid() != 0:
+            return list(argv)  # already unprivileged: Apache runs as this user
         user = pwd.getpwnam(self.apache_user)
         return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
                 "--clear-groups", "--inh-caps=+dac_read_search",
@@ -261,6 +263,16 @@ def harness(tmp_path: pathlib.Path) -> Iterator[Harness]:
         h.close()
 
 
+def _apache_user() -> pwd.struct_passwd:
+    """The Apache user, created (as a system user without a home) if missing."""
+    try:
+        return pwd.getpwnam(APACHE_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
+                        "/usr/sbin/nologin", APACHE_USER], check=True, timeout=60)
+        return pwd.getpwnam(APACHE_USER)
+
+
 @pytest.fixture(scope="session")
 def apache_python_home() -> Iterator[pathlib.Path]:
     """A virtualenv in a world-readable place whose ``.pth`` adds this one's packages:
@@ -290,14 +302,16 @@ def apache_python_home() -> Iterator[pathlib.Path]:
 def apache_harness() -> Iterator[Harness]:
     """A harness whose directory the unprivileged Apache user owns.
 
-    pytest's ``tmp_path`` lies under a root-only (0700) directory, so Apache's server
-    root, logs and the store live in a fresh directory under /tmp owned by that user.
+    pytest's ``tmp_path`` lies under a directory only its owner may enter (0700), so
+    Apache's server root, logs and the store live in a fresh directory under /tmp, given
+    to the Apache user when the tests run as root.
     """
-    user = pwd.getpwnam(APACHE_USER)
     directory = pathlib.Path(tempfile.mkdtemp(prefix="os-tracing-apache-"))
-    os.chown(directory, user.pw_uid, user.pw_gid)
     h = Harness(directory)
-    os.chown(h.conf, user.pw_uid, user.pw_gid)
+    if os.geteuid() == 0:
+        user = _apache_user()
+        os.chown(directory, user.pw_uid, user.pw_gid)
+        os.chown(h.conf, user.pw_uid, user.pw_gid)
     try:
         yield h
     finally:

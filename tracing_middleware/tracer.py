@@ -436,29 +436,40 @@ def _install_sigterm_flush() -> None:
             os.kill(os.getpid(), signal.SIGTERM)
 
     def flush_then_terminate(signum: int, frame: Any) -> None:
-        spawn = _green_spawn()
-        if spawn is None:
-            terminate()
+        if wake is not None:
+            # NOTE(os-tracing): under eventlet the handler runs in the hub, which must
+            # not block (joining the export thread there raises "Cannot switch to
+            # MAINLOOP from MAINLOOP"), and which an idle server never leaves: the flush
+            # runs in a green thread that a byte on a pipe wakes.
+            wake()
             return
-        # NOTE(os-tracing): under eventlet the handler often runs in the hub, which must
-        # not block (joining the export thread there raises "Cannot switch to MAINLOOP
-        # from MAINLOOP"): the flush runs in a green thread as soon as the handler returns.
-        spawn(terminate)
+        terminate()
 
     try:
         if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
             return
+        wake = _green_waker(terminate)
         signal.signal(signal.SIGTERM, flush_then_terminate)
     except (ValueError, OSError, AttributeError):
         return
 
 
-def _green_spawn() -> Any:
-    """eventlet's ``spawn_n`` when threads are eventlet's green threads, else ``None``."""
+def _green_waker(work: Any) -> Any:
+    """Under eventlet's monkey-patching: a green thread that runs ``work`` once woken,
+    and the function that wakes it from a signal handler; else ``None``."""
     patcher = sys.modules.get("eventlet.patcher")
     if patcher is None or not patcher.is_monkey_patched("thread"):
         return None
-    return sys.modules["eventlet"].spawn_n
+    eventlet = sys.modules["eventlet"]
+    real_os = patcher.original("os")  # the patched os.write refuses to run in the hub
+    read_end, write_end = real_os.pipe()
+
+    def wait_then_work() -> None:
+        eventlet.hubs.trampoline(read_end, read=True)
+        work()
+
+    eventlet.spawn_n(wait_then_work)
+    return lambda: real_os.write(write_end, b"x")
 
 
 def force_flush_all(timeout_s: float = 10.0) -> bool:

@@ -50,3 +50,6 @@ PY
 function setup_develop { echo "setup_develop $*" >> "$STUB_LOG"; }
 function run_process { echo "run_process $1 :: $2" >> "$STUB_LOG"; }
 function stop_process { echo "stop_process $1" >> "$STUB_LOG"; }
+function get_python_exec_prefix { echo "$OS_TRACING_TEST_BIN"; }
+function warn { echo "WARNING: $*" >&2; }
+function restart_service { echo "restart_service $1" >> "$STUB_LOG"; }

@@ -17,13 +17,15 @@ _MARK = "# os-tracing: added by `os-tracing enable`; `os-tracing disable` remove
 
 
 _NL = " (and the newline above)"
+#: The commented example :func:`_block` writes as its last line.
+_EXAMPLE = "# exporters = otlp+http://otel-collector:4318"
 
 
 def _block(service_name: str | None, newline: bool = False) -> str:
     lines = ["", "[tracing]", _MARK + (_NL if newline else "")]
     if service_name:
         lines.append(f"service_name = {service_name}")
-    lines.append("# exporters = otlp+http://otel-collector:4318")
+    lines.append(_EXAMPLE)
     return "\n".join(lines) + "\n"
 
 
@@ -50,11 +52,28 @@ def enable(text: str, service_name: str | None = None, path: str = "<conf>") -> 
 
 
 def disable(text: str, path: str = "<conf>") -> str:
-    start = text.rfind("\n[tracing]\n" + _MARK)
-    if start != -1:
-        marker_end = text.find("\n", start + len("\n[tracing]\n"))
-        added_newline = text[start:marker_end].endswith(_NL)
-        text = text[:start - 1] if added_newline else text[:start]
+    """Remove what :func:`enable` added, and nothing after it.
+
+    The ``[tracing]`` block goes with the options set in it since (``iniset`` puts them
+    under the header, before our marker), but a section appended after it stays: it is
+    not ours.
+    """
+    for section in parse(text, path):
+        if section.name != "tracing":
+            continue
+        body = text[section.start:section.end]
+        mark = body.find("\n" + _MARK)
+        if mark == -1:
+            continue
+        example = body.find("\n" + _EXAMPLE + "\n", mark)
+        end = max([section.start + body.index("\n", mark + 1) + 1]
+                  + [e.end + 1 for e in section.entries]
+                  + ([section.start + example + len(_EXAMPLE) + 2] if example != -1
+                     else []))
+        added_newline = body[mark:].startswith("\n" + _MARK + _NL)
+        start = section.start - (2 if added_newline else 1)
+        text = text[:max(start, 0)] + text[min(end, len(text)):]
+        break
     for offset in sorted(_url_entries(text, path), reverse=True):
         if text.startswith(_PREFIX, offset):
             text = text[:offset] + text[offset + len(_PREFIX):]

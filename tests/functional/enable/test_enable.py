@@ -171,3 +171,22 @@ def test_unparsable_file_is_left_untouched(tmp_path):
     assert ini.read_bytes() == before
     with pytest.raises(IniError):
         parse(ini.read_text())
+
+
+def test_disable_keeps_sections_appended_after_the_block():
+    """A section devstack or an operator appends after [tracing] survives disable."""
+    original = "[DEFAULT]\ntransport_url = rabbit://u:p@h:5672/\n"
+    enabled = conf.enable(original, "nova-api")
+    appended = enabled + "\n[placement]\nregion_name = RegionOne\n"
+    assert conf.disable(appended) == original + "\n[placement]\nregion_name = RegionOne\n"
+
+
+def test_disable_removes_options_set_inside_the_block():
+    """iniset puts options under the [tracing] header, before our marker: removed too."""
+    for original in ("[DEFAULT]\nx = 1\n", "[DEFAULT]\nx = 1"):
+        enabled = conf.enable(original)
+        header = "[tracing]\n"
+        at = enabled.index(header) + len(header)
+        edited = enabled[:at] + "exporters = sqlite:////tmp/t.db\n" + enabled[at:]
+        edited = edited + "sampler = always_on\n"
+        assert conf.disable(edited) == original

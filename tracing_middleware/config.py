@@ -233,11 +233,18 @@ def _is_user_set(conf: cfg.ConfigOpts, name: str) -> bool:
     return location.location not in (cfg.Locations.opt_default, cfg.Locations.set_default)
 
 
-def _default_service_name(conf: cfg.ConfigOpts | None) -> str:
+def _default_service_name(conf: cfg.ConfigOpts | None,
+                          argv: list[str] | None = None) -> str:
+    """The program's name when it is one of the project's (``nova-conductor`` for
+    project ``nova``: one ``nova.conf`` serves every nova process), else the project,
+    else the program (``uwsgi`` runs every API: its name says nothing)."""
+    argv = sys.argv if argv is None else argv
     project = getattr(conf, "project", None) if conf is not None else None
+    prog = os.path.basename(argv[0]) if argv and argv[0] else ""
+    if project and prog.startswith(f"{project}-"):
+        return prog
     if project:
         return str(project)
-    prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     if prog and prog not in ("-c", "python", "python3") and not prog.endswith(".py"):
         return prog
     return "unknown_service"

@@ -26,8 +26,9 @@ OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         "service_name",
         help="Service name recorded on every span (OpenTelemetry ``service.name``). "
-        "Environment: OTEL_SERVICE_NAME. Default: the oslo.config project name, else the "
-        "program name.",
+        "Environment: OTEL_SERVICE_NAME. Default: the program name when it is one of the "
+        "project's (nova-conductor, nova-scheduler: one nova.conf serves them all), else "
+        "the oslo.config project name, else the program name.",
     ),
     cfg.StrOpt(
         "tracer",

@@ -33,6 +33,18 @@ def test_builtin_defaults(conf):
     assert settings.service_name == "nova"
 
 
+@pytest.mark.parametrize(("argv0", "expected"), [
+    ("/usr/local/bin/nova-conductor", "nova-conductor"),
+    ("/usr/local/bin/nova-scheduler", "nova-scheduler"),
+    ("/usr/local/bin/uwsgi", "nova"),
+    ("/usr/local/bin/novacomputex", "nova"),
+])
+def test_default_name_is_the_program_when_it_is_one_of_the_projects(conf, argv0, expected):
+    """One nova.conf serves every nova process: each is named by its own program, and a
+    server that runs any API (uwsgi) by the project."""
+    assert config._default_service_name(conf(), [argv0]) == expected
+
+
 def test_environment_beats_default():
     """OTEL_* variables apply when the file leaves an option unset."""
     env = {"OTEL_SERVICE_NAME": "api", "OTEL_PROPAGATORS": "b3,jaeger",

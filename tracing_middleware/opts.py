@@ -133,7 +133,9 @@ OPTS: list[cfg.Opt] = [
         help="Most spans recorded inside one unit of work (a request or a message) in "
         "this process, besides the unit's own span. Beyond it children are counted, not "
         "recorded: the count is the unit span's ``os_tracing.unit.dropped_spans`` "
-        "attribute, and calls made from inside them still carry the trace on. 0: no cap.",
+        "attribute, and calls made from inside them still carry the trace on. Spans that "
+        "hand the trace to another service (HTTP calls, RPC, notifications) are always "
+        "recorded. 0: no cap.",
     ),
     cfg.BoolOpt(
         "sql_transaction_spans",

@@ -69,6 +69,16 @@ UNIT_HOOKS: list[Any] = []
 _UNIT_KINDS = frozenset({"server", "consumer"})
 
 
+def _hands_on(kind: str | None, tags: Mapping[str, Any] | None) -> bool:
+    """Does a span hand the trace on to another process (a message sent, an HTTP call)?
+
+    Those are never left out by the span cap: there are few of them, and each is the
+    edge another service's spans hang from. Database statements are CLIENT spans too,
+    but they are the volume the cap is for.
+    """
+    return kind == "producer" or (kind == "client" and not (tags and "db.system.name" in tags))
+
+
 class _UnitScope(opentracing.Scope):
     """A scope that also undoes the unit hooks, in reverse order, when closed."""
 
@@ -227,7 +237,7 @@ class Tracing:
             if current_unit is not None:
                 if current_unit.pending is not None:  # another span: a repeat no longer
                     current_unit.flush_pending()      # follows the held statement
-                if not current_unit.take():
+                if not _hands_on(kind, tags) and not current_unit.take():
                     suppressed = self.plugin.suppressed(parent)
                     if suppressed is not None:
                         return suppressed

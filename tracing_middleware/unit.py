@@ -6,7 +6,9 @@ hundreds of statements. While a sampled SERVER or CONSUMER span is active, its
 (``max_spans_per_unit``), and the SQL integration keeps the statement it may still fold
 repeats into (``sql_fold_repeats``). The cap follows sentry-python's ``max_spans``: past
 it, children are counted on the unit span instead of recorded, so memory and the trace
-stay bounded while the count still says something was left out.
+stay bounded while the count still says something was left out. Spans that hand the
+trace to another process are recorded regardless (the facade decides which): they are
+few, and another service's spans hang from each.
 """
 
 from __future__ import annotations

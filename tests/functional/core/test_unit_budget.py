@@ -13,7 +13,7 @@ import sqlalchemy
 from tracing_middleware import tracer, unit
 from tracing_middleware.export.store import SpanStore
 from tracing_middleware.filter import TracingFilter
-from tracing_middleware.testing import serve_wsgi
+from tracing_middleware.testing import capture_spans, serve_wsgi
 
 
 def _oslo_db_style_engine(path):
@@ -137,16 +137,40 @@ def test_folding_can_be_turned_off(service):
 
 
 def test_cap_counts_children_on_the_unit_span_and_keeps_the_trace_going(service):
-    """Past max_spans_per_unit children are counted, not recorded; calls made from inside
-    still carry the trace on, sampled, under the request's span."""
+    """Past max_spans_per_unit statements are counted on the unit span, not recorded; the
+    outgoing call is still recorded (it is the edge the next service hangs from) and
+    carries the trace on."""
     spans = service("/many?call", max_spans_per_unit="5")
     server = next(s for s in spans if s.kind == "server")
     assert len(_db_spans(spans)) == 5
-    assert not [s for s in spans if s.kind == "client" and s not in _db_spans(spans)]
-    # 20 statements and the outgoing call: 21 children, 5 recorded
-    assert server.attributes[unit.DROPPED_ATTRIBUTE] == 16
+    assert server.attributes[unit.DROPPED_ATTRIBUTE] == 15
+    (call,) = [s for s in spans if s.kind == "client" and s not in _db_spans(spans)]
+    assert call.parent_span_id == server.span_id
     (traceparent,) = service.downstream
-    assert traceparent == f"00-{server.trace_id}-{server.span_id}-01"
+    assert traceparent == f"00-{server.trace_id}-{call.span_id}-01"
+
+
+def test_a_left_out_span_hands_the_trace_on_under_its_parent():
+    """What is injected from inside a left-out span names the nearest recorded one."""
+    with capture_spans(max_spans_per_unit="1") as read:
+        tracing = read.tracing
+        root = tracing.start_span("GET /x", parent=None, kind="server")
+        scope = tracing.activate(root)
+        try:
+            first = tracing.start_span("SELECT", kind="client", tags={"db.system.name": "x"})
+            left_out = tracing.start_span("SELECT", kind="client",
+                                          tags={"db.system.name": "x"})
+            carrier: dict[str, str] = {}
+            tracing.inject(carrier, span=left_out)
+            assert not tracing.is_recording(left_out)
+            left_out.finish()
+            first.finish()
+        finally:
+            scope.close()
+            root.finish()
+        root_ctx = tracing.span_context_of(root)
+        assert carrier["traceparent"] == \
+            f"00-{root_ctx.trace_id:032x}-{root_ctx.span_id:016x}-01"
 
 
 def test_unit_under_the_cap_has_no_dropped_attribute(service):

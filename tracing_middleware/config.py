@@ -20,6 +20,7 @@ from typing import Any
 from oslo_config import cfg
 
 from tracing_middleware import opts
+from tracing_middleware.export.sqlite import default_store_url
 
 __all__ = [
     "ConfigError",
@@ -123,17 +124,6 @@ def _redact_url(raw: str) -> str:
     netloc = parts.netloc.rsplit("@", 1)[-1]
     user = parts.username or ""
     return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
-
-
-def default_store_url(environ: Mapping[str, str] | None = None) -> str:
-    """The embedded store: ``$OS_TRACING_STORE``, else the XDG data directory."""
-    environ = os.environ if environ is None else environ
-    env = environ.get("OS_TRACING_STORE")
-    if env:
-        return env
-    base = environ.get("XDG_DATA_HOME") or os.path.join(
-        os.path.expanduser("~"), ".local", "share")
-    return "sqlite:///" + os.path.join(base, "os-tracing", "traces.db")
 
 
 def parse_exporter_url(raw: str) -> ExporterURL:

@@ -13,6 +13,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from tracing_middleware.export.sqlite import resolve_store_url
+
 __all__ = ["register", "run_demo"]
 
 
@@ -171,11 +173,9 @@ def _sampling_run(cloud: Any, store: str, count: int, strategies: str | None,
 def _run(args: argparse.Namespace) -> int:
     import warnings
 
-    from tracing_middleware.config import default_store_url
-
     # oslo.messaging imports eventlet, which warns about its own deprecation on import.
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-    store = args.store or default_store_url()
+    store = resolve_store_url(args.store)
     if store.startswith("sqlite:///"):
         os.makedirs(os.path.dirname(store[len("sqlite:///"):]) or ".", exist_ok=True)
     result = run_demo(store, args.transport_url, args.requests, args.strategies, args.html)

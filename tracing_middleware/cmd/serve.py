@@ -18,6 +18,8 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
+from tracing_middleware.export.sqlite import resolve_store_url
+
 __all__ = ["UIServer", "register", "serve_forever"]
 
 _TRACE_ID = re.compile(r"^[0-9a-f]{8,32}$")
@@ -217,9 +219,7 @@ def serve_forever(store_url: str, host: str, port: int, log_files: Sequence[str]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tracing_middleware.config import default_store_url
-
-    return serve_forever(args.store or default_store_url(), args.host, args.port,
+    return serve_forever(resolve_store_url(args.store), args.host, args.port,
                          args.log_file)
 
 

@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from tracing_middleware.config import load_settings
 from tracing_middleware.export.sqlite import default_store_url, path_from_url, resolve_store_url
 
 
@@ -44,3 +45,11 @@ def test_resolve_precedence():
     assert resolve_store_url("sqlite:///cli.db", env) == "sqlite:///cli.db"
     assert resolve_store_url(None, env) == "sqlite:///env.db"
     assert resolve_store_url(None, {"XDG_DATA_HOME": "/xdg"}).startswith("sqlite:////xdg/")
+
+
+def test_services_and_commands_use_the_same_default_store():
+    """With a relative XDG_DATA_HOME the services write where `trace list` reads."""
+    environ = {"XDG_DATA_HOME": "relative/data"}
+    settings = load_settings(None, {"integrations": ""}, environ=environ)
+    assert [e.url for e in settings.exporters] == [resolve_store_url(None, environ)]
+    assert os.path.isabs(path_from_url(settings.exporters[0].url))

@@ -170,8 +170,26 @@ def _sampling_run(cloud: Any, store: str, count: int, strategies: str | None,
     return {"sent": count, "kept": len(kept), "policy": description}
 
 
+#: What the miniature cloud runs on beyond os-tracing's own requirements (the ``demo``
+#: extra): its database and its HTTP client.
+DEMO_MODULES = ("sqlalchemy", "requests")
+
+
+def missing_demo_modules() -> list[str]:
+    """The ``demo`` extra's modules this environment cannot import."""
+    import importlib.util
+
+    return [name for name in DEMO_MODULES if importlib.util.find_spec(name) is None]
+
+
 def _run(args: argparse.Namespace) -> int:
     import warnings
+
+    missing = missing_demo_modules()
+    if missing:
+        print(f"os-tracing demo needs {', '.join(missing)}: pip install 'os-tracing[demo]'",
+              file=sys.stderr)
+        return 2
 
     # oslo.messaging imports eventlet, which warns about its own deprecation on import.
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")

@@ -109,3 +109,15 @@ def test_demo_command_runs_and_exits_zero(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "POST /v2.1/servers [compute-api] server" in proc.stdout
     assert "GET /v2/images/{id} [image-api] server" in proc.stdout
+
+
+def test_demo_without_its_extra_says_what_to_install(tmp_path):
+    """A plain `pip install os-tracing` has no SQLAlchemy: one line, no traceback."""
+    code = ("import sys; sys.modules['sqlalchemy'] = None\n"
+            "from tracing_middleware.cmd.main import main\n"
+            f"sys.exit(main(['demo', '--store', 'sqlite:///{tmp_path}/d.db']))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 2
+    assert out.stderr.strip() == ("os-tracing demo needs sqlalchemy: pip install "
+                                  "'os-tracing[demo]'")

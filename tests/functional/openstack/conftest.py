@@ -1,16 +1,20 @@
 """A small real cloud on 127.0.0.1: keystone, placement and glance from PyPI on SQLite,
-enabled only by ``os-tracing enable`` and the documented server configuration.
+enabled only by ``os-tracing enable`` and the server configuration
+``doc/source/enabling.rst`` documents.
 
 * keystone: uwsgi as devstack writes it (master, 2 processes x 2 threads, the app loaded
   in the master and forked, no ``lazy-apps``, no ``py-call-osafterfork``), through the
   wrapper ``tracing_middleware.wsgi``; notifications over RabbitMQ (``traced+`` by
   ``enable``);
-* placement: gunicorn (gthread) through the wrapper;
+* placement: Apache mod_wsgi in daemon mode the kolla-ansible way (``WSGIScriptAlias`` to
+  the wrapper's file, ``WSGIDaemonProcess``, ``WSGIApplicationGroup %{GLOBAL}``, the
+  application and config file named by ``SetEnv``), as an unprivileged user;
 * glance: uwsgi loading ``glance.wsgi.api`` with its paste pipeline, the filter put in
   by ``enable``.
 
-Everything is torn down gracefully (SIGTERM, as systemd stops devstack's units) before
-the store is read, so the spans there are the ones the services flushed on the way out.
+All of them write to one store. Everything is stopped gracefully (uwsgi: SIGTERM, as
+systemd stops devstack's units; Apache: graceful-stop) before the store is read, so the
+spans there are the ones the services flushed on the way out.
 """
 
 from __future__ import annotations
@@ -20,25 +24,38 @@ import dataclasses
 import json
 import os
 import pathlib
+import pwd
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import sysconfig
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-import tracing_middleware.wsgi  # noqa: F401 - its file and module are what the servers load
+import tracing_middleware.wsgi
+from tracing_middleware.export.store import SpanStore
 
 HERE = pathlib.Path(__file__).resolve().parent
 BIN = pathlib.Path(sys.executable).parent
 PREFIX = pathlib.Path(sys.prefix)
 RABBIT = "rabbit://guest:guest@127.0.0.1:5672/"
+#: ``WSGIScriptAlias`` target: the wrapper's own file.
+WSGI_FILE = pathlib.Path(tracing_middleware.wsgi.__file__).resolve()
+#: Any start, bootstrap step or stop longer than this is a failure.
 DEADLINE_S = 120.0
+#: The unprivileged user Apache (placement) runs as; created if missing.
+PLACEMENT_USER = "placement"
+#: keystone's span cap here: below what its busiest requests run (token validation runs
+#: about 80 statements), so the cap is exercised on a real service. Every other
+#: ``[tracing]`` option is left at its default.
+KEYSTONE_SPAN_CAP = 40
 
 
 def free_port() -> int:
@@ -47,65 +64,124 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, proc: subprocess.Popen, log: pathlib.Path) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-            return
-        time.sleep(0.1)  # a readiness poll with a deadline
-    pytest.fail(f"nothing listening on {port} after {DEADLINE_S}s:\n{log.read_text()[-3000:]}")
-
-
 def run(*argv: str, env: dict[str, str] | None = None) -> str:
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=300,
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=DEADLINE_S,
                          env={**os.environ, **(env or {})})
     assert out.returncode == 0, f"{argv}: {out.stdout[-2000:]}{out.stderr[-2000:]}"
     return out.stdout
 
 
+def _group_alive(pgid: int) -> bool:
+    """Whether a live (not zombie) process of process group ``pgid`` remains."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            return True
+    return False
+
+
 @dataclasses.dataclass
 class Server:
+    """A server started in its own session; ``stop`` waits for its whole process tree."""
+
     name: str
     proc: subprocess.Popen
-    log: pathlib.Path
+    logs: list[pathlib.Path]
+    #: sent to the server's own pid: its graceful stop
+    stop_signal: int = signal.SIGTERM
+
+    @property
+    def log(self) -> pathlib.Path:
+        return self.logs[0]
+
+    def output(self) -> str:
+        parts = []
+        for path in self.logs:
+            with contextlib.suppress(OSError):
+                parts.append(f"--- {path}\n{path.read_text(errors='replace')[-3000:]}")
+        return "\n".join(parts)
+
+    def wait_listening(self, port: int) -> None:
+        """Poll the port until it accepts connections (readiness), with a deadline."""
+        deadline = time.monotonic() + DEADLINE_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"{self.name} exited ({self.proc.returncode}):\n{self.output()}")
+            with contextlib.suppress(OSError), \
+                    socket.create_connection(("127.0.0.1", port), 1):
+                return
+            time.sleep(0.1)  # a readiness poll with a deadline
+        pytest.fail(f"{self.name}: nothing on {port} after {DEADLINE_S}s:\n{self.output()}")
 
     def stop(self) -> None:
-        """SIGTERM, as systemd stops a unit; then wait for the whole tree to exit."""
+        """The graceful stop, then wait for every process of the group; SIGKILL past the
+        deadline (and then fail: a service that cannot stop loses its spans)."""
+        stuck = False
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            os.kill(self.proc.pid, self.stop_signal)
             try:
-                self.proc.wait(60)
+                self.proc.wait(DEADLINE_S / 2)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # workers of the group may outlive the master
-            try:
-                os.killpg(self.proc.pid, 0)
-            except ProcessLookupError:
-                return
+                stuck = True
+        deadline = time.monotonic() + DEADLINE_S / 2
+        while _group_alive(self.proc.pid):  # workers of the group may outlive the master
+            if time.monotonic() > deadline:
+                stuck = True
+                break
             time.sleep(0.05)
+        if stuck:
+            self.kill()
+            pytest.fail(f"{self.name} did not stop gracefully:\n{self.output()}")
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(10)
 
 
-def start(name: str, argv: list[str], env: dict[str, str], root: pathlib.Path,
-          port: int) -> Server:
+def start(name: str, argv: list[str], env: dict[str, str], root: pathlib.Path, port: int,
+          logs: tuple[pathlib.Path, ...] = (), stop_signal: int = signal.SIGTERM) -> Server:
     log = root / f"{name}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(argv, env={**os.environ, **env}, cwd=root, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
-    wait_for_port(port, proc, log)
-    return Server(name, proc, log)
+    server = Server(name, proc, [log, *logs], stop_signal)
+    try:
+        server.wait_listening(port)
+    except BaseException:
+        server.kill()
+        raise
+    return server
 
 
-#: keystone's span cap here: below what its busiest requests run (token validation runs
-#: about 80 statements), so the cap is exercised on a real service.
-KEYSTONE_SPAN_CAP = 40
+def _user(name: str) -> pwd.struct_passwd:
+    """A system user without a home, created with useradd if missing."""
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        run("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name)
+        return pwd.getpwnam(name)
+
+
+def _chown(path: pathlib.Path, user: pwd.struct_passwd) -> None:
+    os.chown(path, user.pw_uid, user.pw_gid)
+
+
+def enable(*args: str) -> None:
+    """``os-tracing enable``: the only edit tracing makes to a service's files."""
+    run(str(BIN / "os-tracing"), "enable", *args)
 
 
 def tracing_lines(store: str, *extra: str) -> str:
-    """Appended to the ``[tracing]`` block ``enable`` wrote (the file's last section)."""
+    """Appended to the ``[tracing]`` block ``enable`` wrote (the file's last section): the
+    store every service shares (the default would be each user's own data directory)."""
     return "".join(f"{line}\n" for line in (f"exporters = {store}", *extra))
 
 
@@ -116,12 +192,21 @@ class Cloud:
     config: dict
     servers: dict[str, Server]
     notification_topic: str
+    #: passwords, key material and tokens that must never reach the store
     secrets: list[str]
 
-    def client(self, mode: str, **extra: str) -> dict | None:
+    @property
+    def store_path(self) -> pathlib.Path:
+        return self.root / "store" / "traces.db"
+
+    def client(self, mode: str, **extra: str) -> dict:
         out = run(sys.executable, str(HERE / "client.py"), mode,
                   json.dumps({**self.config, **extra}))
-        return json.loads(out) if mode == "drive" else None
+        return json.loads(out)
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.stop()
 
 
 def _keystone(root: pathlib.Path, port: int, store: str, topic: str,
@@ -145,8 +230,8 @@ def _keystone(root: pathlib.Path, port: int, store: str, topic: str,
     run(*manage, "bootstrap", "--bootstrap-password", admin_password,
         "--bootstrap-admin-url", url, "--bootstrap-public-url", url,
         "--bootstrap-internal-url", url, "--bootstrap-region-id", "RegionOne")
-    run(str(BIN / "os-tracing"), "enable", "--config-file", str(conf),
-        "--service-name", "keystone")
+    enable("--config-file", str(conf), "--service-name", "keystone")
+    assert f"transport_url = traced+{RABBIT}" in conf.read_text(), "enable left the URL"
     with open(conf, "a") as f:
         f.write(tracing_lines(store, f"max_spans_per_unit = {KEYSTONE_SPAN_CAP}"))
     # devstack's lib/apache write_uwsgi_config, keystone's target through the wrapper
@@ -173,25 +258,106 @@ def _authtoken(keystone: str, user: str, password: str) -> str:
             f"user_domain_name = Default\nproject_domain_name = Default\n\n")
 
 
+#: kolla-ansible's placement-api-wsgi.conf, as a whole server configuration.
+_PLACEMENT_HTTPD = """\
+ServerRoot {dir}
+ServerName 127.0.0.1
+Listen 127.0.0.1:{port}
+PidFile {dir}/httpd.pid
+ErrorLog {dir}/placement-api-error.log
+LogLevel info
+LogFormat "%h %t \\"%r\\" %>s %b %D" logformat
+Mutex file:{dir}
+DefaultRuntimeDir {dir}
+LoadModule mpm_event_module {modules}/mod_mpm_event.so
+LoadModule authz_core_module {modules}/mod_authz_core.so
+LoadModule env_module {modules}/mod_env.so
+{load_module}
+WSGIPythonHome {home}
+WSGISocketPrefix {dir}/wsgi
+
+<VirtualHost 127.0.0.1:{port}>
+    WSGIDaemonProcess placement-api processes=2 threads=2 display-name=placement-api \\
+        home={dir}
+    WSGIProcessGroup placement-api
+    WSGIScriptAlias / {wsgi_file}
+    WSGIApplicationGroup %{{GLOBAL}}
+    WSGIPassAuthorization On
+    SetEnv OS_TRACING_WSGI_APP placement.wsgi.api:application
+    SetEnv OS_TRACING_CONFIG_FILE {conf}
+    <Directory {wsgi_dir}>
+        Require all granted
+    </Directory>
+    CustomLog {dir}/placement-api-access.log logformat
+</VirtualHost>
+"""
+
+
+def _apxs(variable: str) -> str:
+    return run("apxs", "-q", variable).strip()
+
+
+def _python_home(root: pathlib.Path) -> pathlib.Path:
+    """A virtualenv the Apache user can access(2), whose ``.pth`` adds this one's packages.
+
+    NOTE(os-tracing): mod_wsgi checks ``WSGIPythonHome`` with access(2), which ignores
+    capabilities, and this test virtualenv is root-only (under .tox, 0700): with it as
+    home mod_wsgi logs WSGI0102 and Python cannot start. A deployment's virtualenv is
+    readable by its service user and is the home itself.
+    """
+    home = root / "python-home"
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    run(str(pathlib.Path(sys.base_prefix) / "bin" / version), "-m", "venv",
+        "--without-pip", str(home))
+    site_packages = sysconfig.get_paths()["purelib"]
+    (home / "lib" / version / "site-packages" / "os_tracing_tests.pth").write_text(
+        f"import site; site.addsitedir({site_packages!r})\n")
+    return home
+
+
+def _unprivileged(user: pwd.struct_passwd, argv: list[str]) -> list[str]:
+    """``argv`` as ``user``: Apache refuses to serve as root.
+
+    NOTE(os-tracing): the interpreter (under /root) and the test virtualenv (under .tox)
+    are root-only here, so the user gets CAP_DAC_READ_SEARCH (read, never write) as an
+    ambient capability; what it writes (its directory, the store) it owns.
+    """
+    return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
+            "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search", *argv]
+
+
 def _placement(root: pathlib.Path, port: int, store: str, keystone: str,
                password: str) -> Server:
+    user = _user(PLACEMENT_USER)
     etc = root / "placement"
     etc.mkdir()
     conf = etc / "placement.conf"
     conf.write_text(f"[DEFAULT]\n\n[api]\nauth_strategy = keystone\n\n"
-                    f"[placement_database]\nconnection = sqlite:///{root}/placement.db\n\n"
+                    f"[placement_database]\nconnection = sqlite:///{etc}/placement.db\n\n"
                     + _authtoken(keystone, "placement", password))
     run(str(BIN / "placement-manage"), "--config-file", str(conf), "db", "sync")
-    run(str(BIN / "os-tracing"), "enable", "--config-file", str(conf),
-        "--service-name", "placement")
+    enable("--config-file", str(conf), "--service-name", "placement")
     with open(conf, "a") as f:
         f.write(tracing_lines(store))
-    env = {"OS_TRACING_WSGI_APP": "placement.wsgi.api:application",
-           "OS_TRACING_CONFIG_FILE": str(conf), "OS_PLACEMENT_CONFIG_DIR": str(etc)}
-    return start("placement", [str(BIN / "gunicorn"), "--workers", "2",
-                               "--worker-class", "gthread", "--threads", "2",
-                               "--bind", f"127.0.0.1:{port}",
-                               "tracing_middleware.wsgi:application"], env, root, port)
+    for path in (etc, etc / "placement.db"):
+        _chown(path, user)
+    load_module = next(line for line in run(str(BIN / "mod_wsgi-express"),
+                                            "module-config").splitlines()
+                       if line.startswith("LoadModule"))
+    httpd_conf = etc / "placement-api-wsgi.conf"
+    httpd_conf.write_text(_PLACEMENT_HTTPD.format(
+        dir=etc, port=port, modules=_apxs("LIBEXECDIR"), load_module=load_module,
+        home=_python_home(root), wsgi_file=WSGI_FILE, wsgi_dir=WSGI_FILE.parent,
+        conf=conf))
+    httpd = f"{_apxs('SBINDIR')}/{_apxs('TARGET')}"
+    # placement reads its own files from OS_PLACEMENT_CONFIG_DIR in os.environ, which
+    # SetEnv does not reach: it comes from Apache's environment, as under systemd.
+    # NOTE(os-tracing): graceful-stop is SIGWINCH to the parent (apachectl -k
+    # graceful-stop): it lets mod_wsgi shut each daemon process down cleanly.
+    return start("placement", _unprivileged(user, [httpd, "-f", str(httpd_conf),
+                                                   "-DFOREGROUND"]),
+                 {"OS_PLACEMENT_CONFIG_DIR": str(etc)}, root, port,
+                 logs=(etc / "placement-api-error.log",), stop_signal=signal.SIGWINCH)
 
 
 def _glance(root: pathlib.Path, port: int, store: str, keystone: str,
@@ -213,8 +379,9 @@ def _glance(root: pathlib.Path, port: int, store: str, keystone: str,
     paste = etc / "glance-api-paste.ini"
     shutil.copy(PREFIX / "etc" / "glance" / "glance-api-paste.ini", paste)
     run(str(BIN / "glance-manage"), "--config-file", str(conf), "db_sync")
-    run(str(BIN / "os-tracing"), "enable", "--paste-config", str(paste),
-        "--config-file", str(conf), "--service-name", "glance-api")
+    enable("--paste-config", str(paste), "--config-file", str(conf),
+           "--service-name", "glance-api")
+    assert "egg:os-tracing#tracing" in paste.read_text(), "enable left the pipeline"
     with open(conf, "a") as f:
         f.write(tracing_lines(store))
     ini = etc / "glance-uwsgi.ini"
@@ -229,27 +396,44 @@ def _glance(root: pathlib.Path, port: int, store: str, keystone: str,
 
 
 @pytest.fixture(scope="session")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    root = tmp_path_factory.mktemp("cloud")
-    store = f"sqlite:///{root}/traces.db"
-    admin_password = "ADMIN-" + secrets.token_hex(12)
-    service_password = "SERVICE-" + secrets.token_hex(12)
+def cloud() -> Iterator[Cloud]:
+    # NOTE(os-tracing): not pytest's tmp_path, whose parent only root may enter (0700):
+    # the placement user owns its own directory and the store's below this one.
+    root = pathlib.Path(tempfile.mkdtemp(prefix="os-tracing-cloud-"))
+    root.chmod(0o755)
+    (root / "store").mkdir()
+    store = f"sqlite:///{root}/store/traces.db"
+    with SpanStore.from_url(store) as created:  # created here, so its owner is chosen here
+        assert created.all_spans() == []
+    # NOTE(os-tracing): one store for every service; SQLite running as root gives the
+    # -wal and -shm files it creates to the database's owner, so all can write it.
+    placement_user = _user(PLACEMENT_USER)
+    for path in (root / "store", *(root / "store").iterdir()):
+        _chown(path, placement_user)
+    passwords = {"admin_password": "ADMIN-" + secrets.token_hex(12),
+                 "placement_password": "PLACEMENT-" + secrets.token_hex(12),
+                 "glance_password": "GLANCE-" + secrets.token_hex(12)}
     topic = f"notifications-{uuid.uuid4().hex[:8]}"
     ports = {name: free_port() for name in ("keystone", "placement", "glance")}
-    config = {"admin_password": admin_password, "service_password": service_password,
+    config = {**passwords,
               **{name: f"http://127.0.0.1:{port}" for name, port in ports.items()}}
     servers: dict[str, Server] = {}
+    cloud = Cloud(root, store, config, servers, topic, list(passwords.values()))
     try:
         servers["keystone"] = _keystone(root, ports["keystone"], store, topic,
-                                        admin_password)
-        cloud = Cloud(root, store, config, servers, topic,
-                      [admin_password, service_password])
-        cloud.client("setup")
+                                        passwords["admin_password"])
+        cloud.secrets += [p.read_text().strip()
+                          for p in (root / "keystone").glob("*-keys/*")]
+        cloud.secrets += cloud.client("setup")["tokens"]
         servers["placement"] = _placement(root, ports["placement"], store,
-                                          config["keystone"], service_password)
+                                          config["keystone"], passwords["placement_password"])
         servers["glance"] = _glance(root, ports["glance"], store, config["keystone"],
-                                    service_password)
+                                    passwords["glance_password"])
         yield cloud
     finally:
         for server in servers.values():
-            server.stop()
+            server.kill()
+        if os.environ.get("OS_TRACING_KEEP_CLOUD"):
+            print(f"cloud kept in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)

@@ -14,13 +14,15 @@ enabled only by ``os-tracing enable`` and the server configuration
 
 All of them write to one store. Everything is stopped gracefully (uwsgi: SIGTERM, as
 systemd stops devstack's units; Apache: graceful-stop) before the store is read, so the
-spans there are the ones the services flushed on the way out.
+spans there are the ones the services flushed on the way out. ``OS_TRACING_KEEP_CLOUD=1``
+keeps the cloud's directory (configuration, logs, databases, the store) for a look after.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import grp
 import json
 import os
 import pathlib
@@ -162,7 +164,10 @@ def start(name: str, argv: list[str], env: dict[str, str], root: pathlib.Path, p
 
 
 def _user(name: str) -> pwd.struct_passwd:
-    """A system user without a home, created with useradd if missing."""
+    """A system user without a home, created with useradd if missing; when the tests do
+    not run as root, the user running them (Apache then serves as that user)."""
+    if os.geteuid() != 0:
+        return pwd.getpwuid(os.geteuid())
     try:
         return pwd.getpwnam(name)
     except KeyError:
@@ -171,7 +176,8 @@ def _user(name: str) -> pwd.struct_passwd:
 
 
 def _chown(path: pathlib.Path, user: pwd.struct_passwd) -> None:
-    os.chown(path, user.pw_uid, user.pw_gid)
+    if os.geteuid() == 0:
+        os.chown(path, user.pw_uid, user.pw_gid)
 
 
 def enable(*args: str) -> None:
@@ -224,8 +230,10 @@ def _keystone(root: pathlib.Path, port: int, store: str, topic: str,
         f"transport_url = {RABBIT}\ntopics = {topic}\n")
     manage = [str(BIN / "keystone-manage"), "--config-file", str(conf)]
     run(*manage, "db_sync")
-    run(*manage, "fernet_setup", "--keystone-user", "root", "--keystone-group", "root")
-    run(*manage, "credential_setup", "--keystone-user", "root", "--keystone-group", "root")
+    owner = ["--keystone-user", pwd.getpwuid(os.geteuid()).pw_name,
+             "--keystone-group", grp.getgrgid(os.getegid()).gr_name]
+    run(*manage, "fernet_setup", *owner)
+    run(*manage, "credential_setup", *owner)
     url = f"http://127.0.0.1:{port}/v3"
     run(*manage, "bootstrap", "--bootstrap-password", admin_password,
         "--bootstrap-admin-url", url, "--bootstrap-public-url", url,
@@ -322,6 +330,8 @@ def _unprivileged(user: pwd.struct_passwd, argv: list[str]) -> list[str]:
     are root-only here, so the user gets CAP_DAC_READ_SEARCH (read, never write) as an
     ambient capability; what it writes (its directory, the store) it owns.
     """
+    if os.geteuid() != 0:
+        return argv  # already unprivileged
     return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
             "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search", *argv]
 

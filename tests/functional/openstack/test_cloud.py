@@ -88,7 +88,6 @@ def session(cloud):
     finally:
         store.close()
     return {"client": driven, "spans": spans, "project": project,
-            "logs": {name: server.output() for name, server in cloud.servers.items()},
             "keystone_log": cloud.servers["keystone"].log.read_text(),
             "placement_access": (cloud.root / "placement" /
                                  "placement-api-access.log").read_text()}

@@ -65,14 +65,19 @@ class Unit:
         self.dropped += 1
         return False
 
-    def flush_pending(self) -> None:
-        """Finish the held-back statement span, with its count when it folded repeats."""
+    def release_pending(self) -> Pending | None:
+        """The held-back statement, no longer held, its span tagged with its count when
+        it folded repeats; the caller finishes the span."""
         pending, self.pending = self.pending, None
-        if pending is None:
-            return
-        if pending.count > 1:
+        if pending is not None and pending.count > 1:
             pending.span.set_tag(REPEAT_ATTRIBUTE, pending.count)
-        pending.span.finish(finish_time=pending.end)
+        return pending
+
+    def flush_pending(self) -> None:
+        """Finish the held-back statement span where its last execution ended."""
+        pending = self.release_pending()
+        if pending is not None:
+            pending.span.finish(finish_time=pending.end)
 
     def close(self) -> None:
         """The unit's scope ends: nothing held back, and the count on the unit span."""

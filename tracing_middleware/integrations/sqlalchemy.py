@@ -121,14 +121,10 @@ def _error(exception_context: Any) -> None:
     with _guard.guarded("ending a failed database span"):
         if span is _REPEAT:  # the failure belongs to the span it would have extended
             current = unit.current()
-            pending = current.pending if current is not None else None
+            pending = current.release_pending() if current is not None else None
             if pending is None:
                 return
-            current.pending = None
-            pending.end = time.time()
             span = pending.span
-            if pending.count > 1:
-                span.set_tag(unit.REPEAT_ATTRIBUTE, pending.count)
         tracing = tracer.get_tracing()
         if tracing is not None:
             exc = exception_context.original_exception

@@ -3,6 +3,7 @@ no transaction-control spans, repeated statements folded, and a cap per unit of 
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import urllib.request
 
@@ -43,6 +44,8 @@ STATEMENTS = {
     + ["SELECT count(*) FROM item"] + ["SELECT name FROM item WHERE id = :id"],
     # twenty different statements
     "/many": [f"SELECT {i} FROM item WHERE id = :id" for i in range(20)],
+    # the fourth execution of a repeated statement fails (ids 11, 12, 13, 11: a duplicate)
+    "/repeat-fails": ["INSERT INTO item (id, name) VALUES (:id + 10, 'x')"] * 4,
 }
 
 
@@ -57,7 +60,7 @@ def service(tmp_path):
         return [b""]
 
     def app(environ, start_response):
-        with engine.begin() as conn:
+        with contextlib.suppress(sqlalchemy.exc.IntegrityError), engine.begin() as conn:
             for i, statement in enumerate(STATEMENTS[environ["PATH_INFO"]]):
                 conn.execute(sqlalchemy.text(statement), {"id": i % 3 + 1})
         if environ.get("QUERY_STRING") == "call":
@@ -128,6 +131,15 @@ def test_repeats_apart_are_not_folded(service):
     spans = service("/interleaved")
     db = sorted(_db_spans(spans), key=lambda s: s.start_time_unix_nano)
     assert [s.attributes.get(unit.REPEAT_ATTRIBUTE, 1) for s in db] == [2, 1, 1]
+
+
+def test_a_failed_repeat_marks_the_folded_span(service):
+    """Four executions of one statement, the fourth failing: one span, count 4, error."""
+    spans = service("/repeat-fails")
+    (db,) = _db_spans(spans)
+    assert db.attributes[unit.REPEAT_ATTRIBUTE] == 4
+    assert db.status == "error"
+    assert db.attributes["error.type"] == "IntegrityError"
 
 
 def test_folding_can_be_turned_off(service):

@@ -27,7 +27,7 @@ _OPS = 20_000
 class _EveryTime(BatchProcessor):
     def emit(self, item: Any) -> None:
         if self._pid != os.getpid():
-            self._forked_unseen()
+            self._reset_in_child()
         super().emit(item)
 
 

@@ -97,18 +97,10 @@ class BatchProcessor:
         if not self._shutdown:
             self._start_worker()
 
-    def _forked_unseen(self) -> None:
-        """A fork that ran no Python fork hooks (uwsgi forks its workers in C)."""
-        # NOTE(os-tracing): the child cannot tell the parent's leftovers from its own
-        # spans, so it keeps them all: a span the parent still had queued at the fork
-        # may be exported twice, but none the child queued is ever lost. A preforking
-        # master normally serves no request, so there is nothing left over to send twice.
-        self._reset_in_child()
-
     def check_fork(self) -> None:
         """Restart in a child forked without Python's fork hooks (a server's C fork)."""
         if self._pid != os.getpid() and not self._shutdown:
-            self._forked_unseen()
+            self._reset_in_child()
 
     # -- caller side (request threads): O(1), never blocks on I/O, never logs per item --
 
@@ -120,9 +112,13 @@ class BatchProcessor:
         # a preforking master's is, so it is checked) and in any case within 64 spans:
         # getpid() is a system call, so it is not paid on every span of a busy process,
         # whose worker empties the queue only once per interval.
+        # NOTE(os-tracing): the child cannot tell the parent's leftovers from its own
+        # spans, so it keeps them all: a span the parent still had queued at the fork
+        # may be exported twice, but none the child queued is ever lost. A preforking
+        # master serves no request, so there is nothing left over to send twice.
         self._emits += 1
         if (not self._queue or not self._emits & 0x3F) and self._pid != os.getpid():
-            self._forked_unseen()
+            self._reset_in_child()
         with self._lock:
             if len(self._queue) >= self._max_queue:
                 self.dropped += 1

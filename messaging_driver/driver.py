@@ -46,7 +46,7 @@ def _without_hmac_key(ctxt: Any) -> Any:
     """osprofiler serializers put the HMAC key in ``trace_info``; it never goes on the bus
     through us (the trace continues through our envelope instead)."""
     # isinstance(x, dict) first: the ABC check alone costs more than the rest of an
-    # untraced send (issue 11).
+    # untraced send.
     if isinstance(ctxt, dict) or isinstance(ctxt, Mapping):
         info = ctxt.get("trace_info")
         if info is not None and isinstance(info, Mapping) and "hmac_key" in info:
@@ -91,7 +91,7 @@ class TracedDriver(base.BaseDriver):
     #
     # With no active span (the common case: most RPC is sent outside any trace) a send
     # costs one context-variable read and the hmac_key check, then goes straight to the
-    # inner driver: no span, no envelope, no copy of the message (issue 11).
+    # inner driver: no span, no envelope, no copy of the message.
 
     def _active_span(self) -> Any:
         tracing = self._tracing

@@ -57,7 +57,7 @@ def pop_envelope(message: Any) -> dict[str, str] | None:
     """Remove and validate the envelope from a received message dict (in place).
 
     Every driver delivers a ``dict``: checked first, as the ABC checks cost more than the
-    rest of an untraced receive (issue 11).
+    rest of an untraced receive.
     """
     if isinstance(message, dict) or isinstance(message, MutableMapping):
         raw = message.pop(KEY, None)
@@ -87,7 +87,7 @@ def headers_for(propagated: Propagated) -> dict[str, str]:
     if not propagated.baggage and context is not None and not context.trace_state \
             and context.is_valid:
         # The usual envelope, one key: written without the propagators' carrier
-        # plumbing, which costs more than the formatting itself (issue 11).
+        # plumbing, which costs more than the formatting itself.
         return {"traceparent": format_traceparent(context)}
     headers: dict[str, str] = {}
     _TRACECONTEXT.inject(headers, propagated)

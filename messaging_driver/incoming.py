@@ -12,7 +12,7 @@ and database calls are children, and the next message on the same thread starts 
 
 A message with nothing to continue is handed to the server as the inner driver made it,
 without a proxy, whenever that cannot let a span leak into it (see
-:meth:`TracedListener.wrap`): the common untraced message costs a ``dict.pop`` (issue 11).
+:meth:`TracedListener.wrap`): the common untraced message costs a ``dict.pop``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class _Open(threading.local):
     """The message whose receive scope is open in this thread or greenthread: a scope
     left open by a server that never called reply()/acknowledge() must not leak into the
     next message handled there. The class default makes a thread's first read a plain
-    attribute hit instead of a caught AttributeError (issue 11)."""
+    attribute hit instead of a caught AttributeError."""
 
     incoming: TracedIncoming | None = None
 
@@ -99,7 +99,7 @@ class TracedIncoming:
         _unfinished.add(self._ref)
         # Read for every message by the RPC server and dispatcher, and set once by the
         # driver before the hand-over: copied, so that a read is neither a property call
-        # nor a failed lookup falling back to __getattr__ (issue 11).
+        # nor a failed lookup falling back to __getattr__.
         self.msg_id = getattr(inner, "msg_id", None)
         self.client_timeout = getattr(inner, "client_timeout", None)
 
@@ -278,7 +278,7 @@ class TracedListener(base.Listener):
         self._proxy = TracedRPCIncoming if rpc else TracedNotification
         # The request-context keys that may carry a trace: the fields of the configured
         # formats (where oslo.messaging's own tracing writes them) and, with hmac_keys,
-        # osprofiler's trace_info. Every message without an envelope is asked (issue 11).
+        # osprofiler's trace_info. Every message without an envelope is asked.
         keys = set(tracing.propagator.fields) if tracing.propagates else set()
         if tracing.settings.hmac_keys:
             keys.add("trace_info")
@@ -301,7 +301,7 @@ class TracedListener(base.Listener):
                 headers = envelope.pop_envelope(getattr(message, "message", None))
                 if headers is None and not _unfinished:
                     ctxt = getattr(message, "ctxt", None)
-                    # isinstance(x, dict) first: the ABC check costs more (issue 11).
+                    # isinstance(x, dict) first: the ABC check costs more.
                     if not (isinstance(ctxt, dict) or isinstance(ctxt, Mapping)) \
                             or ctxt.keys().isdisjoint(trace_keys):
                         continue

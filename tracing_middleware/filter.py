@@ -33,7 +33,7 @@ class _TracedResponse:
     the span on ``close()`` (which PEP 3333 guarantees) or when the app or body raises.
 
     One object per request instead of closures over a state dict: the sampled path runs
-    for every request at 100% sampling (issue 11). ``close()`` of the wrapped body is
+    for every request at 100% sampling. ``close()`` of the wrapped body is
     always called, even if ending the span fails.
     """
 

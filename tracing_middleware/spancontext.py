@@ -66,7 +66,7 @@ class SpanContext(NamedTuple):
     ``tracestate`` members, already validated, in order.
 
     A named tuple, not a frozen dataclass: as immutable, and built in a quarter of the
-    time, which counts because every message and outgoing call builds a few (issue 11).
+    time, which counts because every message and outgoing call builds a few.
     """
 
     trace_id: int

@@ -253,7 +253,7 @@ class Tracing:
         samplers, ``always_off``), no name, kind or tag can change the outcome: the edge
         skips building them, and this skips the sampler. The span keeps the caller's
         span id, as W3C allows a pass-through to: nothing records it, so a new id would
-        name nothing. An unsampled message then costs its context alone (issue 11).
+        name nothing. An unsampled message then costs its context alone.
         """
         context = parent.span_context
         if context is None or context.sampled is not False or context.forced \

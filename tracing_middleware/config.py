@@ -344,17 +344,15 @@ def _build(raw: dict[str, Any], conf: cfg.ConfigOpts | None, problems: list[str]
         problems.append(f"[tracing] upstream_sampling_rate_limit = {limit!r} must be >= 0")
         limit = 100.0
     ints = {}
-    for name in ("max_queue_size", "export_batch_size", "export_interval_ms",
-                 "export_timeout_ms"):
+    for name, least in (("max_queue_size", 1), ("export_batch_size", 1),
+                        ("export_interval_ms", 1), ("export_timeout_ms", 1),
+                        ("max_spans_per_unit", 0)):
         value = raw[name]
-        if not isinstance(value, int) or value < 1:
-            problems.append(f"[tracing] {name} = {value!r} must be a positive integer")
+        if not isinstance(value, int) or value < least:
+            wanted = "a positive integer" if least == 1 else f"an integer >= {least}"
+            problems.append(f"[tracing] {name} = {value!r} must be {wanted}")
             value = getattr(Settings, name)
         ints[name] = value
-    cap = raw["max_spans_per_unit"]
-    if not isinstance(cap, int) or cap < 0:
-        problems.append(f"[tracing] max_spans_per_unit = {cap!r} must be an integer >= 0")
-        cap = Settings.max_spans_per_unit
     excluded = _compile_all("excluded_paths", list(raw["excluded_paths"] or []), problems)
     targets = _compile_all("propagation_targets", list(raw["propagation_targets"] or []),
                            problems)
@@ -378,7 +376,6 @@ def _build(raw: dict[str, Any], conf: cfg.ConfigOpts | None, problems: list[str]
         propagation_targets=targets,
         resource_attributes=tuple(sorted(dict(raw["resource_attributes"] or {}).items())),
         sensitive_query_keys=frozenset(k.lower() for k in raw["sensitive_query_keys"] or []),
-        max_spans_per_unit=cap,
         sql_transaction_spans=bool(raw["sql_transaction_spans"]),
         sql_fold_repeats=bool(raw["sql_fold_repeats"]),
         **ints,

@@ -65,7 +65,6 @@ def _before(conn: Any, cursor: Any, statement: str, parameters: Any, context: An
                 pending.count += 1
                 setattr(context, _SPAN_KEY, _REPEAT)
                 return
-            current.flush_pending()
         url = conn.engine.url
         system = conn.engine.dialect.name
         tags: dict[str, Any] = {

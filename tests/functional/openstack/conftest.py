@@ -58,6 +58,8 @@ PLACEMENT_USER = "placement"
 #: about 80 statements), so the cap is exercised on a real service. Every other
 #: ``[tracing]`` option is left at its default.
 KEYSTONE_SPAN_CAP = 40
+#: Threads per keystone uwsgi worker.
+KEYSTONE_THREADS = 2
 
 
 def free_port() -> int:
@@ -252,7 +254,8 @@ def _keystone(root: pathlib.Path, port: int, store: str, topic: str,
         f"env = OS_KEYSTONE_CONFIG_DIR={etc}",
         f"virtualenv = {PREFIX}",
         f"http-socket = 127.0.0.1:{port}",
-        "master = true", "processes = 2", "threads = 2", "enable-threads = true",
+        "master = true", "processes = 2", f"threads = {KEYSTONE_THREADS}",
+        "enable-threads = true",
         "die-on-term = true", "exit-on-reload = false",
         "hook-master-start = unix_signal:15 gracefully_kill_them_all",
         "buffer-size = 65535", "add-header = Connection: close", ""]))

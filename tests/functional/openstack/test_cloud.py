@@ -24,7 +24,7 @@ from messaging_driver.compat import register_oslo_messaging_opts
 from tracing_middleware import opts, tracer, unit
 from tracing_middleware.export.store import SpanStore
 
-from .conftest import KEYSTONE_SPAN_CAP
+from .conftest import KEYSTONE_SPAN_CAP, KEYSTONE_THREADS
 
 pytestmark = pytest.mark.openstack
 
@@ -181,7 +181,11 @@ def test_uwsgi_prefork_stores_every_request_of_every_worker(session):
     first included, is a stored SERVER span (the same method and path, as many times)."""
     answered = UWSGI_REQUEST.findall(session["keystone_log"])
     workers = collections.Counter(pid for pid, _, _, _ in answered)
-    firsts = [(method, path) for _, number, method, path in answered if number == "1"]
+    # uwsgi logs the worker's request counter as it reads when the request ends, so with two
+    # threads a worker's first two requests may both say 2; either way, each worker's first
+    # requests are in the log.
+    firsts = {pid: min(int(number) for p, number, _, _ in answered if p == pid)
+              for pid in workers}
     logged = collections.Counter((method, urllib.parse.urlsplit(path).path)
                                  for _, _, method, path in answered)
     stored = collections.Counter(
@@ -190,7 +194,7 @@ def test_uwsgi_prefork_stores_every_request_of_every_worker(session):
     print(f"keystone: {len(answered)} requests answered by workers {dict(workers)}, "
           f"{sum(stored.values())} SERVER spans stored; first requests {firsts}")
     assert len(workers) == 2, workers  # both workers served
-    assert len(firsts) == 2, firsts
+    assert all(first <= KEYSTONE_THREADS for first in firsts.values()), firsts
     assert stored == logged, (logged - stored, stored - logged)
 
 

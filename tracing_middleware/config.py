@@ -14,23 +14,21 @@ import os
 import re
 import sys
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from oslo_config import cfg
+from oslo_config import cfg, types
 
-from tracing_middleware import opts
+from tracing_middleware import integrations, opts, propagation, sampling, scope
+from tracing_middleware.errors import ConfigError
 from tracing_middleware.export.sqlite import default_store_url
+from tracing_middleware.integrations import DEFAULT_INTEGRATIONS
 
 __all__ = [
     "ConfigError",
     "ExporterURL",
-    "INTEGRATION_NAMES",
     "DEFAULT_INTEGRATIONS",
     "default_store_url",
-    "PROPAGATOR_NAMES",
-    "SAMPLER_NAMES",
-    "SCOPE_MANAGER_NAMES",
     "Settings",
     "load_settings",
     "otlp_env",
@@ -38,30 +36,7 @@ __all__ = [
     "parse_key_values",
 ]
 
-PROPAGATOR_NAMES = ("tracecontext", "baggage", "b3", "b3multi", "jaeger", "osprofiler", "none")
-SAMPLER_NAMES = (
-    "always_on", "always_off", "traceidratio", "parentbased_always_on",
-    "parentbased_always_off", "parentbased_traceidratio", "jaeger_remote",
-    "parentbased_jaeger_remote",
-)
-SCOPE_MANAGER_NAMES = ("contextvars", "threadlocal", "asyncio", "eventlet", "gevent", "auto")
-INTEGRATION_NAMES = (
-    "requests", "urllib3", "keystoneauth1", "httpx", "sqlalchemy", "threading", "futurist",
-    "eventlet", "asyncio", "logging", "osprofiler",
-)
-#: Enabled when ``integrations`` is unset, each only if its library is importable.
-DEFAULT_INTEGRATIONS = (
-    "requests", "urllib3", "keystoneauth1", "sqlalchemy", "threading", "futurist", "logging",
-)
 EXPORTER_SCHEMES = ("otlp+http", "otlp+https", "otlp+grpc", "sqlite", "console", "jaeger+udp")
-
-
-class ConfigError(ValueError):
-    """One or more option values are unusable; ``problems`` has one sentence each."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,7 +215,7 @@ def _default_service_name(conf: cfg.ConfigOpts | None,
     return "unknown_service"
 
 
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str | None:
+def _check_choice(name: str, value: str, choices: Iterable[str]) -> str | None:
     if value in choices:
         return None
     return (f"[tracing] {name} = {value!r} is not valid; expected one of "
@@ -278,8 +253,8 @@ def load_settings(conf: cfg.ConfigOpts | None = None,
         name = opt.dest
         if name in local_conf:
             try:
-                raw[name] = opt.type(local_conf[name]) if isinstance(
-                    local_conf[name], str) else local_conf[name]
+                # the option's type checks strings and values alike (ranges included)
+                raw[name] = None if local_conf[name] is None else opt.type(local_conf[name])
             except (ValueError, TypeError) as exc:
                 shown = "***" if opt.secret else repr(local_conf[name])
                 problems.append(f"[tracing] {name} = {shown} (paste filter section) is not "
@@ -306,22 +281,22 @@ def _build(raw: dict[str, Any], conf: cfg.ConfigOpts | None, problems: list[str]
     lower = _lower_list
     propagators = tuple(dict.fromkeys(lower(raw["propagators"]) or ["none"]))
     for name in propagators:
-        problem = _check_choice("propagators", name, PROPAGATOR_NAMES)
+        problem = _check_choice("propagators", name, propagation.PROPAGATORS)
         if problem:
             problems.append(problem)
     sampler = (raw["sampler"] or "").strip().lower()
-    problem = _check_choice("sampler", sampler, SAMPLER_NAMES)
+    problem = _check_choice("sampler", sampler, sampling.SAMPLERS)
     if problem:
         problems.append(problem)
     scope_manager = (raw["scope_manager"] or "").strip().lower()
-    problem = _check_choice("scope_manager", scope_manager, SCOPE_MANAGER_NAMES)
+    problem = _check_choice("scope_manager", scope_manager, scope.SCOPE_MANAGERS)
     if problem:
         problems.append(problem)
-    integrations: tuple[str, ...] | None = None
+    enabled_integrations: tuple[str, ...] | None = None
     if raw["integrations"] is not None:
-        integrations = tuple(dict.fromkeys(lower(raw["integrations"])))
-        for name in integrations:
-            problem = _check_choice("integrations", name, INTEGRATION_NAMES)
+        enabled_integrations = tuple(dict.fromkeys(lower(raw["integrations"])))
+        for name in enabled_integrations:
+            problem = _check_choice("integrations", name, integrations.INTEGRATIONS)
             if problem:
                 problems.append(problem)
     exporters: list[ExporterURL] = []
@@ -339,20 +314,10 @@ def _build(raw: dict[str, Any], conf: cfg.ConfigOpts | None, problems: list[str]
     if "osprofiler" in propagators and not hmac_keys:
         problems.append("[tracing] propagators includes 'osprofiler' but [tracing] hmac_keys "
                         "is empty; osprofiler headers cannot be verified or signed")
-    limit = raw["upstream_sampling_rate_limit"]
-    if limit is None or limit < 0:
-        problems.append(f"[tracing] upstream_sampling_rate_limit = {limit!r} must be >= 0")
-        limit = 100.0
-    ints = {}
-    for name, least in (("max_queue_size", 1), ("export_batch_size", 1),
-                        ("export_interval_ms", 1), ("export_timeout_ms", 1),
-                        ("max_spans_per_unit", 0)):
-        value = raw[name]
-        if not isinstance(value, int) or value < least:
-            wanted = "a positive integer" if least == 1 else f"an integer >= {least}"
-            problems.append(f"[tracing] {name} = {value!r} must be {wanted}")
-            value = getattr(Settings, name)
-        ints[name] = value
+    for opt in opts.OPTS:  # ranges are the options' own; an empty number is not caught
+        if raw[opt.dest] is None and isinstance(opt.type, (types.Integer, types.Float)):
+            problems.append(f"[tracing] {opt.dest} is empty; expected a number "
+                            f"(default {opt.default})")
     excluded = _compile_all("excluded_paths", list(raw["excluded_paths"] or []), problems)
     targets = _compile_all("propagation_targets", list(raw["propagation_targets"] or []),
                            problems)
@@ -366,11 +331,11 @@ def _build(raw: dict[str, Any], conf: cfg.ConfigOpts | None, problems: list[str]
         propagators=tuple(p for p in propagators if p != "none"),
         sampler=sampler,
         sampler_arg=raw["sampler_arg"],
-        upstream_sampling_rate_limit=float(limit),
+        upstream_sampling_rate_limit=float(raw["upstream_sampling_rate_limit"]),
         exporters=tuple(exporters),
         scope_manager=scope_manager,
         hmac_keys=hmac_keys,
-        integrations=integrations,
+        integrations=enabled_integrations,
         excluded_paths=excluded,
         traceresponse=bool(raw["traceresponse"]),
         propagation_targets=targets,
@@ -378,7 +343,11 @@ def _build(raw: dict[str, Any], conf: cfg.ConfigOpts | None, problems: list[str]
         sensitive_query_keys=frozenset(k.lower() for k in raw["sensitive_query_keys"] or []),
         sql_transaction_spans=bool(raw["sql_transaction_spans"]),
         sql_fold_repeats=bool(raw["sql_fold_repeats"]),
-        **ints,
+        max_spans_per_unit=raw["max_spans_per_unit"],
+        max_queue_size=raw["max_queue_size"],
+        export_batch_size=raw["export_batch_size"],
+        export_interval_ms=raw["export_interval_ms"],
+        export_timeout_ms=raw["export_timeout_ms"],
     )
 
 
@@ -388,8 +357,6 @@ def _lower_list(values: Any) -> list[str]:
     if isinstance(values, str):
         values = values.split(",")
     return [str(v).strip().lower() for v in values if str(v).strip()]
-
-
 
 
 def _available_tracers() -> frozenset[str] | None:

@@ -12,6 +12,11 @@ import copy
 
 from oslo_config import cfg
 
+from tracing_middleware.integrations import DEFAULT_INTEGRATIONS, INTEGRATIONS
+from tracing_middleware.propagation import PROPAGATORS
+from tracing_middleware.sampling import SAMPLERS
+from tracing_middleware.scope import SCOPE_MANAGERS
+
 __all__ = ["GROUP", "OPTS", "list_opts", "register_opts"]
 
 GROUP = "tracing"
@@ -43,7 +48,7 @@ OPTS: list[cfg.Opt] = [
         "propagators",
         default=["tracecontext", "baggage"],
         help="Wire formats extracted from and injected into HTTP requests, in "
-        "order: tracecontext, baggage, b3, b3multi, jaeger, osprofiler, none. On "
+        f"order: {', '.join(PROPAGATORS)}. On "
         "extraction the first format that yields a valid context wins; baggage is always "
         "merged; on injection every format is written. RPC messages between traced+ "
         "drivers always carry W3C Trace Context and Baggage (none: no context at all). "
@@ -52,9 +57,7 @@ OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         "sampler",
         default="parentbased_always_on",
-        help="Sampler: always_on, always_off, traceidratio, parentbased_always_on, "
-        "parentbased_always_off, parentbased_traceidratio, jaeger_remote, "
-        "parentbased_jaeger_remote. Environment: OTEL_TRACES_SAMPLER.",
+        help=f"Sampler: {', '.join(SAMPLERS)}. Environment: OTEL_TRACES_SAMPLER.",
     ),
     cfg.StrOpt(
         "sampler_arg",
@@ -81,8 +84,8 @@ OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         "scope_manager",
         default="contextvars",
-        help="Where the current span lives: contextvars, threadlocal, asyncio, eventlet, "
-        "gevent or auto (eventlet or gevent when the process is monkey-patched by them).",
+        help=f"Where the current span lives: {', '.join(SCOPE_MANAGERS)} (auto: eventlet or "
+        "gevent when the process is monkey-patched by them, else contextvars).",
     ),
     cfg.ListOpt(
         "hmac_keys",
@@ -93,10 +96,8 @@ OPTS: list[cfg.Opt] = [
     ),
     cfg.ListOpt(
         "integrations",
-        help="Libraries to instrument: requests, urllib3, keystoneauth1, httpx, "
-        "sqlalchemy, threading, futurist, eventlet, asyncio, logging, osprofiler. Default: "
-        "those of requests, urllib3, keystoneauth1, sqlalchemy, threading, futurist and "
-        "logging that are importable.",
+        help=f"Libraries to instrument: {', '.join(INTEGRATIONS)}. Default: those of "
+        f"{', '.join(DEFAULT_INTEGRATIONS)} that are importable.",
     ),
     cfg.ListOpt(
         "excluded_paths",

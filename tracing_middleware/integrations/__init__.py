@@ -6,10 +6,11 @@ import importlib
 import logging
 from collections.abc import Sequence
 
-from tracing_middleware.config import ConfigError
+from tracing_middleware.errors import ConfigError
 from tracing_middleware.integrations.base import DidNotEnable, Integration
 
-__all__ = ["INTEGRATIONS", "DidNotEnable", "Integration", "install", "uninstall_all"]
+__all__ = ["DEFAULT_INTEGRATIONS", "INTEGRATIONS", "DidNotEnable", "Integration", "install",
+           "uninstall_all"]
 
 LOG = logging.getLogger(__name__)
 
@@ -27,6 +28,11 @@ INTEGRATIONS: dict[str, str] = {
     "logging": "tracing_middleware.integrations.logging:LoggingIntegration",
     "osprofiler": "tracing_middleware.integrations.osprofiler:OSProfilerIntegration",
 }
+
+#: Enabled when ``integrations`` is unset, each only if its library is importable.
+DEFAULT_INTEGRATIONS = (
+    "requests", "urllib3", "keystoneauth1", "sqlalchemy", "threading", "futurist", "logging",
+)
 
 _installed: list[type[Integration]] = []
 

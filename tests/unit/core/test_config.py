@@ -168,3 +168,45 @@ def test_default_integrations_are_the_documented_ones():
     assert config.DEFAULT_INTEGRATIONS == (
         "requests", "urllib3", "keystoneauth1", "sqlalchemy", "threading", "futurist",
         "logging")
+
+
+REGISTRIES = [
+    ("propagators", "tracing_middleware.propagation", "PROPAGATORS"),
+    ("sampler", "tracing_middleware.sampling", "SAMPLERS"),
+    ("scope_manager", "tracing_middleware.scope", "SCOPE_MANAGERS"),
+    ("integrations", "tracing_middleware.integrations", "INTEGRATIONS"),
+]
+
+
+@pytest.mark.parametrize(("option", "module", "attribute"), REGISTRIES)
+def test_configuration_accepts_exactly_the_registry_keys(option, module, attribute,
+                                                         monkeypatch):
+    """Each name in the registry is accepted and a name the registry does not hold is
+    refused naming the option; a name added to the registry alone is then accepted, so a
+    new format, sampler, scope manager or integration is one entry in one place."""
+    import importlib
+
+    registry = getattr(importlib.import_module(module), attribute)
+    hmac = {"hmac_keys": "k"}  # osprofiler needs a key
+    for name in registry:
+        assert load_settings(None, {option: name, **hmac}, environ={})
+    with pytest.raises(ConfigError, match=rf"\[tracing\] {option} = 'brand_new'"):
+        load_settings(None, {option: "brand_new"}, environ={})
+    if isinstance(registry, dict):
+        monkeypatch.setitem(registry, "brand_new", registry[next(iter(registry))])
+    else:
+        monkeypatch.setattr(importlib.import_module(module), attribute,
+                            (*registry, "brand_new"))
+    assert load_settings(None, {option: "brand_new"}, environ={})
+
+
+def test_option_help_lists_the_registry_keys():
+    """The generated sample configuration names every value the registries hold."""
+    from tracing_middleware import integrations, opts, propagation, sampling, scope
+
+    helps = {opt.dest: opt.help for opt in opts.OPTS}
+    for option, names in (("propagators", propagation.PROPAGATORS),
+                          ("sampler", sampling.SAMPLERS),
+                          ("scope_manager", scope.SCOPE_MANAGERS),
+                          ("integrations", integrations.INTEGRATIONS)):
+        assert all(name in helps[option] for name in names), option

@@ -11,13 +11,19 @@ import contextlib
 import dataclasses
 import gzip
 import http.server
+import os
 import queue
 import socketserver
+import tempfile
 import threading
 import wsgiref.simple_server
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
+
+from tracing_middleware import tracer
+from tracing_middleware.config import load_settings
+from tracing_middleware.export.store import SpanStore
 
 __all__ = [
     "OTLPReceiver",
@@ -201,13 +207,6 @@ def capture_spans(**local_conf: str) -> Iterator[Any]:
 
     ``reader()`` flushes and returns every span stored so far, as SpanRecords.
     """
-    import os
-    import tempfile
-
-    from tracing_middleware import tracer
-    from tracing_middleware.config import load_settings
-    from tracing_middleware.export.store import SpanStore
-
     with tempfile.TemporaryDirectory() as tmp:
         url = "sqlite:///" + os.path.join(tmp, "spans.db")
         conf = {"exporters": url, "sampler": "always_on", "integrations": "", **local_conf}

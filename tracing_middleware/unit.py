@@ -17,13 +17,18 @@ import contextvars
 import time
 from typing import Any
 
-__all__ = ["DROPPED_ATTRIBUTE", "REPEAT_ATTRIBUTE", "Pending", "Unit", "current", "enter",
-           "leave"]
+__all__ = ["DROPPED_ATTRIBUTE", "HOOKS", "REPEAT_ATTRIBUTE", "Pending", "Unit", "current",
+           "enter", "leave"]
 
 #: On the unit span: children not recorded because the unit reached its cap.
 DROPPED_ATTRIBUTE = "os_tracing.unit.dropped_spans"
 #: On a folded database span: how many executions of its statement it stands for.
 REPEAT_ATTRIBUTE = "os_tracing.db.repeat_count"
+
+#: Called as ``hook(tracing, span)`` when a sampled unit of work (a SERVER or CONSUMER span:
+#: one request or one message) becomes active; each returns an undo callable or ``None``.
+#: The osprofiler integration adds one that activates osprofiler for exactly that unit.
+HOOKS: list[Any] = []
 
 _current: contextvars.ContextVar[Unit | None] = contextvars.ContextVar(
     "os_tracing_unit", default=None)

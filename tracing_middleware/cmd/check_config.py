@@ -89,20 +89,14 @@ def check(config_files: list[str], config_dirs: list[str] | None = None,
 
 def _build_problems(settings: Any) -> list[str]:
     """Build what the service would build (without exporting anything) and report failures."""
-    from tracing_middleware.propagation import build_propagator
-    from tracing_middleware.sampling import build_sampler
+    from tracing_middleware.errors import ConfigError
+    from tracing_middleware.facade import build_parts
 
     problems = []
     try:
-        build_propagator(settings.propagators, settings.hmac_keys)
-    except ValueError as exc:
-        problems.append(f"[tracing] propagators: {exc}")
-    try:
-        sampler = build_sampler(settings.sampler, settings.sampler_arg, settings.service_name,
-                                settings.upstream_sampling_rate_limit)
-    except ValueError as exc:
-        problems.append(f"[tracing] sampler = {settings.sampler!r}, sampler_arg = "
-                        f"{settings.sampler_arg!r}: {exc}")
+        _, sampler = build_parts(settings)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
     else:
         sampler.shutdown()
     if settings.tracer == "jaeger":

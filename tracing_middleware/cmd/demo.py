@@ -144,7 +144,7 @@ def _sampling_run(cloud: Any, store: str, count: int, strategies: str | None,
         {}, service_name="compute-api-sampled", exporters=store,
         sampler="parentbased_jaeger_remote", sampler_arg=arg, integrations="",
         propagators="tracecontext,baggage")(_compute_api)
-    for candidate in list(tracer._by_key.values()):
+    for candidate in tracer.all_tracings():
         if candidate.settings.service_name == "compute-api-sampled":
             polled = getattr(getattr(candidate.sampler, "root", None), "polled", None)
             if polled is not None:
@@ -162,7 +162,7 @@ def _sampling_run(cloud: Any, store: str, count: int, strategies: str | None,
         span_store.close()
     tracing = tracer.get_tracing()
     description = tracing.sampler.get_description() if tracing else ""
-    for candidate in list(tracer._by_key.values()):
+    for candidate in tracer.all_tracings():
         if candidate.settings.service_name == "compute-api-sampled":
             description = candidate.sampler.get_description()
     print(f"\nSampling: {len(kept)} of {count} traces of 'GET /v2.1/servers/{{id}}' kept by "

@@ -17,7 +17,7 @@ from typing import Any
 
 import opentracing
 
-from tracing_middleware import _guard
+from tracing_middleware import _guard, registry
 from tracing_middleware.httputil import redact_url
 from tracing_middleware.propagation.base import Setter
 
@@ -43,9 +43,7 @@ def client_span(method: str, url: str, headers: MutableMapping[str, str] | None
     The caller sets the response status with :func:`finish_client_span`; exceptions are
     recorded and re-raised unchanged.
     """
-    from tracing_middleware import tracer
-
-    tracing = tracer.get_tracing()
+    tracing = registry.get_tracing()
     if tracing is None or _inside.get() or tracing.active_span() is None:
         yield None
         return
@@ -88,12 +86,10 @@ def finish_client_span(span: opentracing.Span | None, status: int | None) -> Non
     """Record the status code; 4xx and 5xx are errors for a client (HTTP semconv)."""
     if span is None or status is None:
         return
-    from tracing_middleware import tracer
-
     with _guard.guarded("recording an HTTP status"):
         span.set_tag("http.response.status_code", status)
         if status >= 400:
             span.set_tag("error.type", str(status))
-            tracing = tracer.get_tracing()
+            tracing = registry.get_tracing()
             if tracing is not None:
                 tracing.set_error(span, description=f"HTTP {status}")

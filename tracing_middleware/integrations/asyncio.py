@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio as _asyncio
 from typing import Any
 
+from tracing_middleware import scope
 from tracing_middleware.integrations.base import Integration
+from tracing_middleware.scope.contextvars import ContextVarsScopeManager
 from tracing_middleware.scope.executors import bind, current_span
 
 __all__ = ["AsyncioIntegration"]
@@ -20,8 +22,6 @@ _originals: dict[str, Any] = {}
 
 
 async def _in_context(span: Any, coro: Any) -> Any:
-    from tracing_middleware import scope
-
     handle = scope.active_manager().activate(span, finish_on_close=False)
     try:
         return await coro
@@ -30,9 +30,6 @@ async def _in_context(span: Any, coro: Any) -> Any:
 
 
 def _create_task(self: Any, coro: Any, **kwargs: Any) -> Any:
-    from tracing_middleware import scope
-    from tracing_middleware.scope.contextvars import ContextVarsScopeManager
-
     span = current_span()
     if span is not None and not isinstance(scope.active_manager(), ContextVarsScopeManager):
         coro = _in_context(span, coro)

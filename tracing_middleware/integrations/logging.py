@@ -13,6 +13,7 @@ import logging as _logging
 import threading
 from typing import Any
 
+from tracing_middleware import registry
 from tracing_middleware.integrations.base import Integration
 
 __all__ = ["LoggingIntegration"]
@@ -27,9 +28,7 @@ def _factory(*args: Any, **kwargs: Any) -> _logging.LogRecord:
     record.span_id = ""
     if getattr(_reentry, "active", False):
         return record
-    from tracing_middleware import tracer
-
-    tracing = tracer.get_tracing()
+    tracing = registry.get_tracing()
     if tracing is None:
         return record
     span = tracing.active_span()

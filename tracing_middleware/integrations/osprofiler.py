@@ -23,8 +23,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from tracing_middleware import _guard
+from tracing_middleware import _guard, registry, unit
 from tracing_middleware.integrations.base import DidNotEnable, Integration
+from tracing_middleware.integrations.sqlalchemy import SQLAlchemyIntegration
 from tracing_middleware.osprofiler_info import flatten_info
 
 __all__ = ["OSProfilerIntegration", "span_uuid"]
@@ -54,10 +55,8 @@ def _unit_hook(tracing: Any, span: Any) -> Callable[[], None] | None:
 
 
 def _start(self: Any, name: str, info: dict[str, Any] | None = None) -> None:
-    from tracing_middleware import tracer
-
     scopes = self.__dict__.setdefault("_os_tracing_scopes", [])
-    tracing = tracer.get_tracing()
+    tracing = registry.get_tracing()
     parent = tracing.active_span() if tracing is not None else None
     if parent is None or not tracing.is_recording(parent) or (
             name == "db" and _sqlalchemy_traced()):
@@ -97,8 +96,6 @@ def _stop(self: Any, info: dict[str, Any] | None = None) -> None:
 
 def _sqlalchemy_traced() -> bool:
     """Our SQLAlchemy integration already records statements: avoid a second span."""
-    from tracing_middleware.integrations.sqlalchemy import SQLAlchemyIntegration
-
     return SQLAlchemyIntegration.is_installed()
 
 
@@ -111,22 +108,18 @@ class OSProfilerIntegration(Integration):
             from osprofiler import profiler
         except ImportError as exc:
             raise DidNotEnable("osprofiler is not installed") from exc
-        from tracing_middleware import tracer
-
         _originals["start"] = profiler._Profiler.start
         _originals["stop"] = profiler._Profiler.stop
         profiler._Profiler.start = _start
         profiler._Profiler.stop = _stop
-        tracer.UNIT_HOOKS.append(_unit_hook)
+        unit.HOOKS.append(_unit_hook)
 
     @classmethod
     def uninstrument(cls) -> None:
         from osprofiler import profiler
 
-        from tracing_middleware import tracer
-
         if "start" in _originals:
             profiler._Profiler.start = _originals.pop("start")
             profiler._Profiler.stop = _originals.pop("stop")
-        if _unit_hook in tracer.UNIT_HOOKS:
-            tracer.UNIT_HOOKS.remove(_unit_hook)
+        if _unit_hook in unit.HOOKS:
+            unit.HOOKS.remove(_unit_hook)

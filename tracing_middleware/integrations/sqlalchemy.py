@@ -19,7 +19,7 @@ import logging
 import time
 from typing import Any
 
-from tracing_middleware import _guard, unit
+from tracing_middleware import _guard, registry, unit
 from tracing_middleware.integrations.base import DidNotEnable, Integration
 
 __all__ = ["SQLAlchemyIntegration"]
@@ -44,9 +44,7 @@ def _operation(statement: str) -> str:
 
 def _before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
             executemany: bool) -> None:
-    from tracing_middleware import tracer
-
-    tracing = tracer.get_tracing()
+    tracing = registry.get_tracing()
     if tracing is None or context is None:
         return
     parent = tracing.active_span()
@@ -115,8 +113,6 @@ def _error(exception_context: Any) -> None:
     if span is None:
         return
     setattr(context, _SPAN_KEY, None)
-    from tracing_middleware import tracer
-
     with _guard.guarded("ending a failed database span"):
         if span is _REPEAT:  # the failure belongs to the span it would have extended
             current = unit.current()
@@ -124,7 +120,7 @@ def _error(exception_context: Any) -> None:
             if pending is None:
                 return
             span = pending.span
-        tracing = tracer.get_tracing()
+        tracing = registry.get_tracing()
         if tracing is not None:
             exc = exception_context.original_exception
             tracing.set_error(span, exc)

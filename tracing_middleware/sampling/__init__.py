@@ -15,7 +15,7 @@ from tracing_middleware.sampling.base import (
     Sampler,
     SamplingResult,
 )
-from tracing_middleware.sampling.jaeger_remote import JaegerRemoteSampler
+from tracing_middleware.sampling.jaeger_remote import JaegerRemoteSampler, parse_sampler_arg
 from tracing_middleware.sampling.parent import ParentBased
 from tracing_middleware.sampling.rate_limiting import RateLimitingSampler, TokenBucket
 from tracing_middleware.sampling.ratio import TraceIdRatioBased
@@ -43,23 +43,6 @@ __all__ = [
 SAMPLERS = ("always_on", "always_off", "traceidratio", "parentbased_always_on",
             "parentbased_always_off", "parentbased_traceidratio", "jaeger_remote",
             "parentbased_jaeger_remote")
-
-
-def parse_sampler_arg(arg: str | None) -> dict[str, str]:
-    """OpenTelemetry Java's ``k=v,k=v`` -> dict; ``ValueError`` on an item without ``=``,
-    an empty key or a repeated key (which one would win is a guess)."""
-    values: dict[str, str] = {}
-    for item in (arg or "").split(","):
-        if not item.strip():
-            continue
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ValueError(f"sampler_arg item {item.strip()!r} is not key=value")
-        if key in values:
-            raise ValueError(f"sampler_arg key {key!r} is given twice")
-        values[key] = value.strip()
-    return values
 
 
 def _ratio(arg: str | None) -> float:

@@ -52,7 +52,7 @@ from tracing_middleware.sampling.strategies import (
 )
 from tracing_middleware.spancontext import SpanContext
 
-__all__ = ["DEFAULT_ENDPOINT", "JAEGER_ARG_KEYS", "JaegerRemoteSampler"]
+__all__ = ["DEFAULT_ENDPOINT", "JAEGER_ARG_KEYS", "JaegerRemoteSampler", "parse_sampler_arg"]
 
 LOG = logging.getLogger(__name__)
 
@@ -69,6 +69,23 @@ def _check_endpoint(endpoint: str) -> urllib.parse.SplitResult:
         return parts
     raise ValueError(f"sampler_arg endpoint={endpoint!r} must be an http://, https:// or "
                      f"file:/// URL (e.g. {DEFAULT_ENDPOINT})")
+
+
+def parse_sampler_arg(arg: str | None) -> dict[str, str]:
+    """OpenTelemetry Java's ``k=v,k=v`` -> dict; ``ValueError`` on an item without ``=``,
+    an empty key or a repeated key (which one would win is a guess)."""
+    values: dict[str, str] = {}
+    for item in (arg or "").split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"sampler_arg item {item.strip()!r} is not key=value")
+        if key in values:
+            raise ValueError(f"sampler_arg key {key!r} is given twice")
+        values[key] = value.strip()
+    return values
 
 
 class JaegerRemoteSampler(PolicySampler):
@@ -141,8 +158,6 @@ class JaegerRemoteSampler(PolicySampler):
     @classmethod
     def from_arg(cls, arg: str | None, service_name: str, start: bool = True
                  ) -> JaegerRemoteSampler:
-        from tracing_middleware.sampling import parse_sampler_arg
-
         return cls.from_options(parse_sampler_arg(arg), service_name, start=start)
 
     @property

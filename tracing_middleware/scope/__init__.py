@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import importlib
+import logging
+import threading
 
+from tracing_middleware import _guard
 from tracing_middleware.scope.base import BaseScopeManager
 from tracing_middleware.scope.contextvars import ContextVarsScopeManager
 
-__all__ = ["SCOPE_MANAGERS", "active_manager", "get_scope_manager", "set_active_manager"]
+__all__ = ["SCOPE_MANAGERS", "active_manager", "forget", "get_scope_manager",
+           "set_active_manager", "use"]
+
+LOG = logging.getLogger(__name__)
 
 SCOPE_MANAGERS = {
     "contextvars": "tracing_middleware.scope.contextvars:ContextVarsScopeManager",
@@ -19,6 +25,9 @@ SCOPE_MANAGERS = {
 }
 
 _active: BaseScopeManager = ContextVarsScopeManager()
+#: The ``scope_manager`` the process chose (by :func:`use`), ``None`` before the first.
+_chosen: str | None = None
+_lock = threading.Lock()
 
 
 def get_scope_manager(name: str) -> BaseScopeManager:
@@ -36,3 +45,30 @@ def set_active_manager(manager: BaseScopeManager) -> None:
 
 def active_manager() -> BaseScopeManager:
     return _active
+
+
+def use(name: str) -> BaseScopeManager:
+    """The process-wide scope manager: the first pipeline's choice holds for the process.
+
+    Two managers in one process would each see only half of the active spans, so a later
+    pipeline that names another one gets the first, with one WARNING line.
+    """
+    global _chosen
+    with _lock:
+        if _chosen is None:
+            manager = get_scope_manager(name)
+            set_active_manager(manager)
+            _chosen = name
+            return manager
+        chosen = _chosen
+    if name != chosen:
+        _guard.log_once(LOG, "os-tracing: [tracing] scope_manager = %r ignored; this "
+                        "process already uses %r", name, chosen, key="scope:" + name)
+    return _active
+
+
+def forget() -> None:
+    """Let the next :func:`use` choose again (tests; never needed in a service)."""
+    global _chosen
+    with _lock:
+        _chosen = None

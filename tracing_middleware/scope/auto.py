@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 
+from tracing_middleware import scope
 from tracing_middleware.scope.base import BaseScopeManager
 
 __all__ = ["auto_scope_manager", "detect"]
@@ -33,6 +34,4 @@ def detect() -> str:
 
 
 def auto_scope_manager() -> BaseScopeManager:
-    from tracing_middleware.scope import get_scope_manager
-
-    return get_scope_manager(detect())
+    return scope.get_scope_manager(detect())

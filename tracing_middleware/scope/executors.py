@@ -11,14 +11,14 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from tracing_middleware import scope
+
 __all__ = ["bind", "current_span"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def current_span() -> Any:
-    from tracing_middleware import scope
-
     active = scope.active_manager().active
     return active.span if active is not None else None
 
@@ -30,8 +30,6 @@ def bind(fn: F) -> F:
 
     @functools.wraps(fn)
     def run_in_context(*args: Any, **kwargs: Any) -> Any:
-        from tracing_middleware import scope
-
         handle = scope.active_manager().activate(span, finish_on_close=False)
         try:
             return fn(*args, **kwargs)

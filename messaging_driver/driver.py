@@ -164,7 +164,6 @@ class TracedDriver(base.BaseDriver):
         try:
             if exc is not None and self._tracing is not None:
                 self._tracing.set_error(span, exc)
-                span.set_tag("error.type", type(exc).__qualname__)
             span.finish()
         except Exception:
             _guard.swallow("ending a messaging span")

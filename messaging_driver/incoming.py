@@ -202,7 +202,6 @@ class TracedIncoming:
                 exc = failure[1] if isinstance(failure, tuple) else failure
                 if isinstance(exc, BaseException):
                     self._listener.tracing.set_error(scope.span, exc)
-                    scope.span.set_tag("error.type", type(exc).__qualname__)
         except Exception:
             _guard.swallow("ending a receive span")
         scope.close()

@@ -277,9 +277,16 @@ class Tracing:
         self.plugin.set_tags(span, tags)
 
     def set_error(self, span: opentracing.Span, exc: BaseException | None = None,
-                  description: str | None = None) -> None:
+                  description: str | None = None, error_type: str | None = None) -> None:
+        """Record a failure as OpenTelemetry's conventions say: status ERROR (with
+        ``description``), an ``exception`` event for ``exc``, and ``error.type``: the
+        exception's class, or ``error_type`` (an HTTP status code, say) when given."""
         with _guard.guarded("set_error"):
             self.plugin.set_error(span, exc, description)
+            if error_type is None and exc is not None:
+                error_type = type(exc).__qualname__
+            if error_type is not None:
+                span.set_tag("error.type", error_type)
 
     # -- lifecycle ---------------------------------------------------------------------
 

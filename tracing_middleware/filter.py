@@ -215,10 +215,8 @@ class TracingFilter(base.ConfigurableMiddleware):
             span.set_tag("openstack.project_id", project[:64])
         if exc is not None:
             tracing.set_error(span, exc)
-            span.set_tag("error.type", type(exc).__qualname__)
         elif code is not None and code >= 500:
-            tracing.set_error(span, description=status)
-            span.set_tag("error.type", str(code))
+            tracing.set_error(span, description=status, error_type=str(code))
         span.finish()
 
 

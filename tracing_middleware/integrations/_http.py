@@ -74,7 +74,6 @@ def client_span(method: str, url: str, headers: MutableMapping[str, str] | None
     except BaseException as exc:
         with _guard.guarded("recording an HTTP client error"):
             tracing.set_error(span, exc)
-            span.set_tag("error.type", type(exc).__qualname__)
         raise
     finally:
         scope.close()
@@ -89,7 +88,6 @@ def finish_client_span(span: opentracing.Span | None, status: int | None) -> Non
     with _guard.guarded("recording an HTTP status"):
         span.set_tag("http.response.status_code", status)
         if status >= 400:
-            span.set_tag("error.type", str(status))
             tracing = registry.get_tracing()
             if tracing is not None:
-                tracing.set_error(span, description=f"HTTP {status}")
+                tracing.set_error(span, description=f"HTTP {status}", error_type=str(status))

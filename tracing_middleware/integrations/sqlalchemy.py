@@ -124,7 +124,6 @@ def _error(exception_context: Any) -> None:
         if tracing is not None:
             exc = exception_context.original_exception
             tracing.set_error(span, exc)
-            span.set_tag("error.type", type(exc).__qualname__)
         span.finish()
 
 

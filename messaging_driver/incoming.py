@@ -26,10 +26,10 @@ from oslo_messaging._drivers import base
 
 from messaging_driver import envelope
 from tracing_middleware import _guard
-from tracing_middleware.propagation.osprofiler import trace_info_to_span_context
 from tracing_middleware.spancontext import EMPTY, Propagated
 
 __all__ = ["TracedIncoming", "TracedListener", "TracedNotification", "TracedRPCIncoming"]
+
 
 class _Open(threading.local):
     """The message whose receive scope is open in this thread or greenthread: a scope
@@ -60,25 +60,13 @@ def _expects_reply(inner: Any) -> bool:
 
 
 def _propagated_from(tracing: Any, headers: dict[str, str] | None, ctxt: Any) -> Propagated:
-    """The sender's context: our envelope; else an osprofiler ``trace_info`` we trust;
-    else trace headers in the request context, where oslo.messaging's own OpenTelemetry
-    tracing (18.3+, ``[oslo_messaging_tracing]``) writes them with the configured
-    OpenTelemetry propagators."""
+    """The sender's context: our envelope, else what the request context carries."""
     if headers:
         if not tracing.propagates:
             return EMPTY
         found = envelope.propagated_from(headers)
         return found if found is not None else tracing.extract(headers)
-    if not isinstance(ctxt, Mapping):
-        return EMPTY
-    if "trace_info" in ctxt:
-        context = trace_info_to_span_context(ctxt.get("trace_info"),
-                                             tracing.settings.hmac_keys)
-        if context is not None:
-            return Propagated(context)
-    if tracing.propagates and not tracing.propagator.fields.isdisjoint(ctxt):
-        return tracing.extract(ctxt)
-    return EMPTY
+    return tracing.extract_request_context(ctxt)
 
 
 class TracedIncoming:
@@ -275,13 +263,9 @@ class TracedListener(base.Listener):
         self.topic = topic
         self.service = service
         self._proxy = TracedRPCIncoming if rpc else TracedNotification
-        # The request-context keys that may carry a trace: the fields of the configured
-        # formats (where oslo.messaging's own tracing writes them) and, with hmac_keys,
-        # osprofiler's trace_info. Every message without an envelope is asked.
-        keys = set(tracing.propagator.fields) if tracing.propagates else set()
-        if tracing.settings.hmac_keys:
-            keys.add("trace_info")
-        self._trace_keys = frozenset(keys)
+        # Every message without an envelope is asked whether its request context holds
+        # one of these.
+        self._trace_keys = tracing.request_context_keys
 
     def wrap(self, incoming: list[Any]) -> list[Any]:
         """``incoming`` with the envelope removed, each message proxied only if needed.

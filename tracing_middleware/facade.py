@@ -30,6 +30,7 @@ from tracing_middleware.propagation.base import (
     environ_getter,
     environ_key,
 )
+from tracing_middleware.propagation.osprofiler import trace_info_to_span_context
 from tracing_middleware.sampling import Sampler, build_sampler
 from tracing_middleware.spancontext import EMPTY, Propagated, SpanContext
 
@@ -122,6 +123,12 @@ class Tracing:
         self._environ_probe: tuple[str, ...] | None = None \
             if self.propagator.prefixed_fields \
             else tuple(environ_key(field) for field in self.propagator.fields)
+        keys = set(self.propagator.fields) if self.propagates else set()
+        if settings.hmac_keys:
+            keys.add("trace_info")
+        #: The request-context keys that may carry a trace (see
+        #: :meth:`extract_request_context`): a message without any has nothing to continue.
+        self.request_context_keys = frozenset(keys)
         #: Set by the registry once a second engine shares the process: spans then say
         #: which engine (service) started them, so outgoing calls are attributed to it.
         self.marks_owner = False
@@ -148,6 +155,22 @@ class Tracing:
             else:
                 return EMPTY
         return self.extract(environ, environ_getter)
+
+    def extract_request_context(self, ctxt: Any) -> Propagated:
+        """The trace in an oslo.messaging request context, from a sender that does not
+        write our envelope: an osprofiler ``trace_info`` signed with one of our
+        ``hmac_keys``, else the configured formats' headers, where oslo.messaging's own
+        OpenTelemetry tracing (18.3+, ``[oslo_messaging_tracing]``) writes them."""
+        if not isinstance(ctxt, Mapping):
+            return EMPTY
+        if "trace_info" in ctxt:
+            context = trace_info_to_span_context(ctxt.get("trace_info"),
+                                                 self.settings.hmac_keys)
+            if context is not None:
+                return Propagated(context)
+        if self.propagates and not self.propagator.fields.isdisjoint(ctxt):
+            return self.extract(ctxt)
+        return EMPTY
 
     def inject(self, carrier: Any, setter: Setter[Any] = default_setter,
                span: opentracing.Span | None = None) -> None:

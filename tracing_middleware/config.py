@@ -21,7 +21,7 @@ from oslo_config import cfg, types
 
 from tracing_middleware import integrations, opts, propagation, sampling, scope
 from tracing_middleware.errors import ConfigError
-from tracing_middleware.export.sqlite import default_store_url
+from tracing_middleware.export.store_url import default_store_url
 from tracing_middleware.integrations import DEFAULT_INTEGRATIONS
 
 __all__ = [

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from tracing_middleware.export.sqlite import resolve_store_url
+from tracing_middleware.export.store_url import resolve_store_url
 
 __all__ = ["register", "run_demo"]
 

@@ -18,7 +18,7 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
-from tracing_middleware.export.sqlite import resolve_store_url
+from tracing_middleware.export.store_url import resolve_store_url
 
 __all__ = ["UIServer", "register", "serve_forever"]
 

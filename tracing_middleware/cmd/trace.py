@@ -1,7 +1,7 @@
 """``os-tracing trace list|show|import``: the embedded span store from the terminal.
 
 Every subcommand takes ``--store URL``; without it ``$OS_TRACING_STORE``, else the XDG
-default (see ``tracing_middleware.export.sqlite``). Results go to stdout, problems to
+default (see ``tracing_middleware.export.store_url``). Results go to stdout, problems to
 stderr with exit status 1 (2 for usage errors, as argparse does), so the commands compose
 in shell pipelines.
 """
@@ -113,8 +113,8 @@ def _error(message: str) -> int:
 
 def _open(url_arg: str | None) -> Any:
     """The store named by ``--store`` > ``$OS_TRACING_STORE`` > default; ValueError if bad."""
-    from tracing_middleware.export.sqlite import resolve_store_url
     from tracing_middleware.export.store import SpanStore
+    from tracing_middleware.export.store_url import resolve_store_url
 
     return SpanStore.from_url(resolve_store_url(url_arg))
 

@@ -40,7 +40,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from tracing_middleware.export.records import SpanEvent, SpanRecord
-from tracing_middleware.export.sqlite import path_from_url
+from tracing_middleware.export.store_url import path_from_url
 
 __all__ = ["SCHEMA_VERSION", "SpanStore", "StoreError", "Trace", "TraceSummary",
            "path_from_url"]

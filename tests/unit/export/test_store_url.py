@@ -7,7 +7,11 @@ import os
 import pytest
 
 from tracing_middleware.config import load_settings
-from tracing_middleware.export.sqlite import default_store_url, path_from_url, resolve_store_url
+from tracing_middleware.export.store_url import (
+    default_store_url,
+    path_from_url,
+    resolve_store_url,
+)
 
 
 def test_three_slashes_is_relative_four_absolute():

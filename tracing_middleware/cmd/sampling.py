@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from tracing_middleware.sampling.server import SamplingServer
+    from tracing_middleware.cmd.sampling_server import SamplingServer
 
     try:
         server = SamplingServer(args.strategies, args.host, args.port)

@@ -17,8 +17,8 @@ import urllib.request
 import pytest
 
 from tracing_middleware.cmd import sampling as sampling_cmd
+from tracing_middleware.cmd.sampling_server import SamplingServer
 from tracing_middleware.sampling.jaeger_remote import JaegerRemoteSampler
-from tracing_middleware.sampling.server import SamplingServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WAIT = 10.0

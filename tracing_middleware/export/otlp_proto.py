@@ -1,10 +1,10 @@
 """OTLP ``ExportTraceServiceRequest`` protobuf, written directly from native spans.
 
 Why not the ``opentelemetry-proto`` classes: building one message object per span, per
-attribute and per value and then serialising them costs about 9 µs per span here (see
-``doc/source/benchmarks.rst``), more than recording the span. Writing the wire format
-directly is a few hundred lines less general and several times cheaper; the tests parse
-every output with the official protobuf classes, so the two cannot drift apart.
+attribute and per value and then serialising them costs more than recording the span
+(``doc/source/benchmarks.rst`` has the figures). Writing the wire format directly is a
+few hundred lines less general and much cheaper; the tests parse every output with the
+official protobuf classes, so the two cannot drift apart.
 
 Field numbers are those of ``opentelemetry/proto/trace/v1/trace.proto`` and
 ``common/v1/common.proto`` (OTLP 1.x).

@@ -4,8 +4,8 @@ Hooks the ``Engine`` class events, so every engine the service creates (before o
 setup) is covered without touching service code. Only the statement text is recorded,
 never its parameters: they carry passwords, tokens and user data.
 
-Two defaults keep a service's trace readable (measured on keystone: most of its spans
-were ``BEGIN`` and repeated ``SELECT`` statements). Transaction control (``BEGIN``, ``COMMIT``...,
+Two defaults keep a service's trace readable (on keystone most spans were ``BEGIN`` and
+repeated ``SELECT`` statements). Transaction control (``BEGIN``, ``COMMIT``...,
 which oslo.db issues as statements on SQLite) is not recorded unless
 ``[tracing] sql_transaction_spans``. With ``sql_fold_repeats``, inside a unit of work
 (:mod:`tracing_middleware.unit`) a statement's span is held back after it ends; if the

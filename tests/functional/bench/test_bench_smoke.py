@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
 
 SPAN_PEERS = {"os-tracing", "os-tracing (opentelemetry-sdk engine)",
               "os-tracing (jaeger engine)", "otel-sdk", "jaeger-client", "osprofiler @trace"}

@@ -18,9 +18,6 @@ from tracing_middleware.scope.executors import bind, current_span
 
 __all__ = ["AsyncioIntegration"]
 
-_originals: dict[str, Any] = {}
-
-
 async def _in_context(span: Any, coro: Any) -> Any:
     handle = scope.active_manager().activate(span, finish_on_close=False)
     try:
@@ -29,15 +26,20 @@ async def _in_context(span: Any, coro: Any) -> Any:
         handle.close()
 
 
-def _create_task(self: Any, coro: Any, **kwargs: Any) -> Any:
-    span = current_span()
-    if span is not None and not isinstance(scope.active_manager(), ContextVarsScopeManager):
-        coro = _in_context(span, coro)
-    return _originals["create_task"](self, coro, **kwargs)
+def _bound_task(create_task: Any) -> Any:
+    def bound_create_task(self: Any, coro: Any, **kwargs: Any) -> Any:
+        span = current_span()
+        if span is not None and not isinstance(scope.active_manager(),
+                                               ContextVarsScopeManager):
+            coro = _in_context(span, coro)
+        return create_task(self, coro, **kwargs)
+    return bound_create_task
 
 
-def _run_in_executor(self: Any, executor: Any, func: Any, *args: Any) -> Any:
-    return _originals["run_in_executor"](self, executor, bind(func), *args)
+def _bound_executor(run_in_executor: Any) -> Any:
+    def bound_run_in_executor(self: Any, executor: Any, func: Any, *args: Any) -> Any:
+        return run_in_executor(self, executor, bind(func), *args)
+    return bound_run_in_executor
 
 
 class AsyncioIntegration(Integration):
@@ -45,16 +47,5 @@ class AsyncioIntegration(Integration):
 
     @classmethod
     def setup(cls) -> None:
-        loop = _asyncio.BaseEventLoop
-        _originals["create_task"] = loop.create_task
-        _originals["run_in_executor"] = loop.run_in_executor
-        loop.create_task = _create_task  # type: ignore[method-assign]
-        loop.run_in_executor = _run_in_executor  # type: ignore[method-assign]
-
-    @classmethod
-    def uninstrument(cls) -> None:
-        loop = _asyncio.BaseEventLoop
-        if _originals:
-            loop.create_task = _originals.pop("create_task")  # type: ignore[method-assign]
-            loop.run_in_executor = _originals.pop(  # type: ignore[method-assign]
-                "run_in_executor")
+        cls.patch(_asyncio.BaseEventLoop, "create_task", _bound_task)
+        cls.patch(_asyncio.BaseEventLoop, "run_in_executor", _bound_executor)

@@ -5,23 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracing_middleware.integrations.base import DidNotEnable, Integration
+from tracing_middleware.integrations.base import Integration, require
 from tracing_middleware.scope.executors import bind
 
 __all__ = ["EventletIntegration"]
 
-_originals: dict[tuple[Any, str], Any] = {}
+def _bound(spawn: Any) -> Any:
+    def bound_spawn(func: Any, *args: Any, **kwargs: Any) -> Any:
+        return spawn(bind(func), *args, **kwargs)
+    return bound_spawn
 
 
-def _wrap(original: Any, delayed: bool) -> Any:
-    if delayed:
-        def spawn_after(seconds: float, func: Any, *args: Any, **kwargs: Any) -> Any:
-            return original(seconds, bind(func), *args, **kwargs)
-        return spawn_after
-
-    def spawn(func: Any, *args: Any, **kwargs: Any) -> Any:
-        return original(bind(func), *args, **kwargs)
-    return spawn
+def _bound_after(spawn_after: Any) -> Any:
+    def bound_spawn_after(seconds: float, func: Any, *args: Any, **kwargs: Any) -> Any:
+        return spawn_after(seconds, bind(func), *args, **kwargs)
+    return bound_spawn_after
 
 
 class EventletIntegration(Integration):
@@ -29,21 +27,9 @@ class EventletIntegration(Integration):
 
     @classmethod
     def setup(cls) -> None:
-        try:
-            import eventlet
-            from eventlet import greenthread
-        except ImportError as exc:
-            raise DidNotEnable("eventlet is not installed") from exc
+        eventlet = require("eventlet")
+        greenthread = require("eventlet.greenthread")
         for module in (greenthread, eventlet):
-            for name in ("spawn", "spawn_n", "spawn_after"):
-                original = getattr(module, name, None)
-                if original is None:
-                    continue
-                _originals[(module, name)] = original
-                setattr(module, name, _wrap(original, name == "spawn_after"))
-
-    @classmethod
-    def uninstrument(cls) -> None:
-        for (module, name), original in list(_originals.items()):
-            setattr(module, name, original)
-        _originals.clear()
+            cls.patch(module, "spawn", _bound)
+            cls.patch(module, "spawn_n", _bound)
+            cls.patch(module, "spawn_after", _bound_after)

@@ -11,19 +11,19 @@ from __future__ import annotations
 from typing import Any
 
 from tracing_middleware.integrations._http import client_span, finish_client_span
-from tracing_middleware.integrations.base import DidNotEnable, Integration
+from tracing_middleware.integrations.base import Integration, require
 
 __all__ = ["KeystoneauthIntegration"]
 
-_original: Any = None
-
-
-def _send_request(self: Any, url: str, method: str, *args: Any, **kwargs: Any) -> Any:
-    headers = kwargs.get("headers")
-    with client_span(method, url, headers if isinstance(headers, dict) else None) as span:
-        response = _original(self, url, method, *args, **kwargs)
-        finish_client_span(span, getattr(response, "status_code", None))
-        return response
+def _traced(send_request: Any) -> Any:
+    def traced_send_request(self: Any, url: str, method: str, *args: Any, **kwargs: Any
+                            ) -> Any:
+        headers = kwargs.get("headers")
+        with client_span(method, url, headers if isinstance(headers, dict) else None) as span:
+            response = send_request(self, url, method, *args, **kwargs)
+            finish_client_span(span, getattr(response, "status_code", None))
+            return response
+    return traced_send_request
 
 
 class KeystoneauthIntegration(Integration):
@@ -31,17 +31,4 @@ class KeystoneauthIntegration(Integration):
 
     @classmethod
     def setup(cls) -> None:
-        global _original
-        try:
-            from keystoneauth1 import session
-        except ImportError as exc:
-            raise DidNotEnable("keystoneauth1 is not installed") from exc
-        _original = session.Session._send_request
-        session.Session._send_request = _send_request
-
-    @classmethod
-    def uninstrument(cls) -> None:
-        from keystoneauth1 import session
-
-        if _original is not None:
-            session.Session._send_request = _original
+        cls.patch(require("keystoneauth1.session").Session, "_send_request", _traced)

@@ -18,22 +18,20 @@ secret and SQL parameters are dropped.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from tracing_middleware import _guard, registry, unit
-from tracing_middleware.integrations.base import DidNotEnable, Integration
+from tracing_middleware.integrations.base import Integration, require
 from tracing_middleware.integrations.sqlalchemy import SQLAlchemyIntegration
 from tracing_middleware.osprofiler_info import flatten_info
 
 __all__ = ["OSProfilerIntegration", "span_uuid"]
 
 LOG = logging.getLogger(__name__)
-
-_originals: dict[str, Any] = {}
-
 
 def span_uuid(trace_id: int, span_id: int) -> str:
     """The osprofiler id for a span: high 64 bits from the trace id, low 64 the span id."""
@@ -54,14 +52,14 @@ def _unit_hook(tracing: Any, span: Any) -> Callable[[], None] | None:
     return profiler.clean
 
 
-def _start(self: Any, name: str, info: dict[str, Any] | None = None) -> None:
+def _start(self: Any, original: Any, name: str, info: dict[str, Any] | None = None) -> None:
     scopes = self.__dict__.setdefault("_os_tracing_scopes", [])
     tracing = registry.get_tracing()
     parent = tracing.active_span() if tracing is not None else None
     if parent is None or not tracing.is_recording(parent) or (
             name == "db" and _sqlalchemy_traced()):
         scopes.append(None)
-        return _originals["start"](self, name, info)
+        return original(self, name, info)
     scope = None
     with _guard.guarded("starting an osprofiler span"):
         tags = flatten_info(info)
@@ -74,15 +72,15 @@ def _start(self: Any, name: str, info: dict[str, Any] | None = None) -> None:
     scopes.append(scope)
     if scope is None:  # bookkeeping failed: behave exactly like osprofiler
         scopes[-1] = None
-        return _originals["start"](self, name, info)
+        return original(self, name, info)
     return None
 
 
-def _stop(self: Any, info: dict[str, Any] | None = None) -> None:
+def _stop(self: Any, original: Any, info: dict[str, Any] | None = None) -> None:
     scopes = self.__dict__.get("_os_tracing_scopes")
     scope = scopes.pop() if scopes else None
     if scope is None:
-        return _originals["stop"](self, info)
+        return original(self, info)
     with _guard.guarded("ending an osprofiler span"):
         for key, value in flatten_info(info).items():
             scope.span.set_tag(key, value)
@@ -104,22 +102,16 @@ class OSProfilerIntegration(Integration):
 
     @classmethod
     def setup(cls) -> None:
-        try:
-            from osprofiler import profiler
-        except ImportError as exc:
-            raise DidNotEnable("osprofiler is not installed") from exc
-        _originals["start"] = profiler._Profiler.start
-        _originals["stop"] = profiler._Profiler.stop
-        profiler._Profiler.start = _start
-        profiler._Profiler.stop = _stop
+        profiler = require("osprofiler.profiler")
+        # partialmethod: osprofiler calls them as methods, each gets what it replaced
+        cls.patch(profiler._Profiler, "start",
+                  lambda start: functools.partialmethod(_start, start))
+        cls.patch(profiler._Profiler, "stop",
+                  lambda stop: functools.partialmethod(_stop, stop))
         unit.HOOKS.append(_unit_hook)
 
     @classmethod
     def uninstrument(cls) -> None:
-        from osprofiler import profiler
-
-        if "start" in _originals:
-            profiler._Profiler.start = _originals.pop("start")
-            profiler._Profiler.stop = _originals.pop("stop")
+        super().uninstrument()
         if _unit_hook in unit.HOOKS:
             unit.HOOKS.remove(_unit_hook)

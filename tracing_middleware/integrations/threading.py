@@ -12,11 +12,10 @@ import threading as _threading
 from typing import Any
 
 from tracing_middleware.integrations.base import Integration
-from tracing_middleware.scope.executors import bind
+from tracing_middleware.scope.executors import bind, bound_submit
 
 __all__ = ["ThreadingIntegration"]
 
-_originals: dict[str, Any] = {}
 _POOL_MODULES = ("concurrent.futures", "futurist", "eventlet", "oslo_messaging", "kombu",
                  "amqp", "tracing_middleware")
 
@@ -28,16 +27,14 @@ def _is_pool_worker(thread: _threading.Thread) -> bool:
         _POOL_MODULES)
 
 
-def _start(self: _threading.Thread) -> None:
-    if not _is_pool_worker(self):
-        bound = bind(self.run)
-        if bound is not self.run:
-            self.run = bound  # type: ignore[method-assign]
-    return _originals["start"](self)
-
-
-def _submit(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
-    return _originals["submit"](self, bind(fn), *args, **kwargs)
+def _bound(start: Any) -> Any:
+    def bound_start(self: _threading.Thread) -> None:
+        if not _is_pool_worker(self):
+            bound = bind(self.run)
+            if bound is not self.run:
+                self.run = bound  # type: ignore[method-assign]
+        return start(self)
+    return bound_start
 
 
 class ThreadingIntegration(Integration):
@@ -45,14 +42,5 @@ class ThreadingIntegration(Integration):
 
     @classmethod
     def setup(cls) -> None:
-        _originals["start"] = _threading.Thread.start
-        _originals["submit"] = concurrent.futures.ThreadPoolExecutor.submit
-        _threading.Thread.start = _start  # type: ignore[method-assign]
-        concurrent.futures.ThreadPoolExecutor.submit = _submit  # type: ignore[method-assign]
-
-    @classmethod
-    def uninstrument(cls) -> None:
-        if _originals:
-            _threading.Thread.start = _originals.pop("start")  # type: ignore[method-assign]
-            concurrent.futures.ThreadPoolExecutor.submit = _originals.pop(  # type: ignore
-                "submit")
+        cls.patch(_threading.Thread, "start", _bound)
+        cls.patch(concurrent.futures.ThreadPoolExecutor, "submit", bound_submit)

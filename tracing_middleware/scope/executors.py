@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from tracing_middleware import scope
 
-__all__ = ["bind", "current_span"]
+__all__ = ["bind", "bound_submit", "current_span"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,3 +37,12 @@ def bind(fn: F) -> F:
             handle.close()
 
     return run_in_context  # type: ignore[return-value]
+
+
+def bound_submit(submit: Callable[..., Any]) -> Callable[..., Any]:
+    """An executor class's ``submit`` that runs each callable in the submitter's context
+    (the integrations put it in place of the class's own)."""
+
+    def submit_bound(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        return submit(self, bind(fn), *args, **kwargs)
+    return submit_bound

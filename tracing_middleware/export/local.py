@@ -15,6 +15,7 @@ from typing import IO, Any
 from tracing_middleware import _guard
 from tracing_middleware.config import ExporterURL
 from tracing_middleware.export.records import SpanRecord
+from tracing_middleware.export.store import SpanStore
 
 __all__ = ["StoreWriter", "local_exporter", "write_console"]
 
@@ -31,8 +32,6 @@ class StoreWriter:
     """
 
     def __init__(self, url: str) -> None:
-        from tracing_middleware.export.store import SpanStore
-
         self._store = SpanStore.from_url(url)
         self._url = url
         self.dropped = 0

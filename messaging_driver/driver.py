@@ -74,7 +74,9 @@ class TracedDriver(base.BaseDriver):
         self.system = inner_url.transport
         super().__init__(conf, inner_url, default_exchange, allowed_remote_exmods)
         register_oslo_messaging_opts(conf)
-        self._tracing = tracer.from_config(conf)
+        settings, self._tracing = tracer.configure(conf)
+        #: ``[tracing] rpc_context_fields``: write the trace into every request context.
+        self._context_fields = bool(settings and settings.rpc_context_fields)
 
     # -- delegation ---------------------------------------------------------------------
 
@@ -105,13 +107,15 @@ class TracedDriver(base.BaseDriver):
 
     def _outgoing(self, active: Any, ctxt: Any, message: Any,
                   describe: Callable[..., tuple[str, str, dict[str, Any]]], *args: Any
-                  ) -> tuple[Any, Any]:
-        """(span or None, message to send) for a send inside ``active``.
+                  ) -> tuple[Any, Any, Any]:
+        """(span or None, request context, message) to send inside ``active``.
 
         Unsampled: no span object, only the context travels (in the envelope's one
-        format, see :mod:`messaging_driver.envelope`), so the decision does too.
-        ``describe(*args)`` -> (kind, name, tags) runs only for a span that records. A
-        failure here costs the span or the envelope, never the send.
+        format, see :mod:`messaging_driver.envelope`), so the decision does too; a
+        request context that carries a peer's ``traceparent`` gets ours instead (see
+        :func:`~messaging_driver.envelope.with_context_fields`). ``describe(*args)`` ->
+        (kind, name, tags) runs only for a span that records. A failure here costs the
+        span or the envelope, never the send.
         """
         tracing = self._tracing
         span = None
@@ -127,9 +131,10 @@ class TracedDriver(base.BaseDriver):
                 headers = envelope.headers_for(propagated) if propagated is not None else None
                 if headers:
                     message = envelope.with_envelope(message, headers)
+                    ctxt = envelope.with_context_fields(ctxt, headers, self._context_fields)
         except Exception:
             _guard.swallow("starting a messaging span")
-        return span, message
+        return span, ctxt, message
 
     def _rpc_span(self, target: Any, message: Any, wait_for_reply: Any
                   ) -> tuple[str, str, dict[str, Any]]:
@@ -175,8 +180,8 @@ class TracedDriver(base.BaseDriver):
         active = self._active_span()
         span = None
         if active is not None:
-            span, message = self._outgoing(active, ctxt, message, self._rpc_span, target,
-                                           message, wait_for_reply)
+            span, ctxt, message = self._outgoing(active, ctxt, message, self._rpc_span,
+                                                 target, message, wait_for_reply)
         if span is None:
             return self.inner.send(target, ctxt, message, wait_for_reply=wait_for_reply,
                                    timeout=timeout, call_monitor_timeout=call_monitor_timeout,
@@ -197,8 +202,8 @@ class TracedDriver(base.BaseDriver):
         active = self._active_span()
         span = None
         if active is not None:
-            span, message = self._outgoing(active, ctxt, message, self._notification_span,
-                                           target, message)
+            span, ctxt, message = self._outgoing(active, ctxt, message,
+                                                 self._notification_span, target, message)
         if span is None:
             return self.inner.send_notification(target, ctxt, message, version, retry)
         try:

@@ -36,6 +36,7 @@ __all__ = [
     "pop_envelope",
     "propagated_from",
     "with_envelope",
+    "with_context_fields",
 ]
 
 #: The message key; short, and unlikely to collide with a service's own keys.
@@ -51,6 +52,24 @@ def with_envelope(message: Mapping[str, Any], headers: Mapping[str, str]) -> dic
     if headers:
         copy[KEY] = dict(headers)
     return copy
+
+
+def with_context_fields(ctxt: Any, headers: Mapping[str, str], add: bool) -> Any:
+    """``ctxt`` (a serialized request context) carrying ``headers`` for peers that read
+    the trace from the request context (oslo.messaging's own tracing and
+    opentelemetry-instrumentation-oslo-messaging), in a copy.
+
+    ``add``: every header is written. Otherwise only those the context already holds are
+    replaced: a ``traceparent`` a peer upstream wrote names its span, not ours, and
+    would hang the next peer's span off it; a context without one is returned as it is,
+    so an untraced receiver sees exactly the context it always saw.
+    """
+    if not (isinstance(ctxt, dict) or isinstance(ctxt, Mapping)):
+        return ctxt
+    if not add and "traceparent" not in ctxt:
+        return ctxt
+    fields = {key: value for key, value in headers.items() if add or key in ctxt}
+    return {**ctxt, **fields} if fields else ctxt
 
 
 def pop_envelope(message: Any) -> dict[str, str] | None:

@@ -69,6 +69,7 @@ class Settings:
     excluded_paths: tuple[re.Pattern[str], ...] = ()
     traceresponse: bool = False
     propagation_targets: tuple[re.Pattern[str], ...] = ()
+    rpc_context_fields: bool = False
     resource_attributes: tuple[tuple[str, str], ...] = ()
     sensitive_query_keys: frozenset[str] = frozenset()
     max_spans_per_unit: int = 1000
@@ -339,6 +340,7 @@ def _build(raw: dict[str, Any], conf: cfg.ConfigOpts | None, problems: list[str]
         excluded_paths=excluded,
         traceresponse=bool(raw["traceresponse"]),
         propagation_targets=targets,
+        rpc_context_fields=bool(raw["rpc_context_fields"]),
         resource_attributes=tuple(sorted(dict(raw["resource_attributes"] or {}).items())),
         sensitive_query_keys=frozenset(k.lower() for k in raw["sensitive_query_keys"] or []),
         sql_transaction_spans=bool(raw["sql_transaction_spans"]),

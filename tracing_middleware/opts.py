@@ -127,6 +127,18 @@ OPTS: list[cfg.Opt] = [
                  "sig", "auth", "x-auth-token", "temp_url_sig", "credential"],
         help="Query-string keys whose values are redacted before a URL is recorded.",
     ),
+    cfg.BoolOpt(
+        "rpc_context_fields",
+        default=False,
+        help="Also write traceparent (and tracestate and baggage when there are any) into "
+        "the request context of every RPC call, cast and notification sent inside a "
+        "trace, next to the traced+ envelope, so that receivers traced by "
+        "oslo.messaging's own tracing or opentelemetry-instrumentation-oslo-messaging "
+        "continue the trace. Every receiver then sees these keys, untraced ones too: "
+        "code that builds its context with RequestContext(**ctxt) breaks on them. Off: "
+        "a request context that already holds traceparent (a peer upstream wrote it) "
+        "gets ours instead, and no key is ever added.",
+    ),
     cfg.IntOpt(
         "max_spans_per_unit",
         default=1000,

@@ -24,14 +24,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import opentracing
-from opentracing.propagation import Format
 
 from tracing_middleware import _guard
 from tracing_middleware.config import ExporterURL
 from tracing_middleware.export.local import local_exporter
 from tracing_middleware.export.otlp_proto import encode_request, encode_resource
 from tracing_middleware.export.records import KINDS, STATUSES, SpanEvent, SpanRecord
-from tracing_middleware.plugins.base import BatchExportPlugin
+from tracing_middleware.plugins.base import BatchExportPlugin, OpenTracingFace
 from tracing_middleware.propagation import build_propagator
 from tracing_middleware.spancontext import (
     Propagated,
@@ -309,57 +308,6 @@ class NativeSpan(_Span):
         self._emit(self)
 
 
-class NativeTracer(opentracing.Tracer):
-    """The OpenTracing face of the engine, for code that holds an OpenTracing tracer."""
-
-    def __init__(self, plugin: NativePlugin) -> None:
-        super().__init__(plugin.scope_manager)
-        self._plugin = plugin
-        #: W3C Trace Context and Baggage: OpenTracing's text formats, for direct callers.
-        self._w3c = build_propagator(["tracecontext", "baggage"])
-
-    def start_active_span(self, operation_name: str, child_of: Any = None,
-                          references: Any = None, tags: Any = None, start_time: Any = None,
-                          ignore_active_span: bool = False, finish_on_close: bool = True
-                          ) -> opentracing.Scope:
-        span = self.start_span(operation_name, child_of, references, tags, start_time,
-                               ignore_active_span)
-        return self.scope_manager.activate(span, finish_on_close)
-
-    def start_span(self, operation_name: str | None = None, child_of: Any = None,
-                   references: Any = None, tags: Any = None, start_time: Any = None,
-                   ignore_active_span: bool = False) -> opentracing.Span:
-        if child_of is None and references:
-            child_of = references[0].referenced_context
-        if child_of is None and not ignore_active_span:
-            child_of = self.active_span
-        kind = tags.get("span.kind") if tags else None
-        span = self._plugin.start_span(operation_name or "", parent=child_of, kind=kind,
-                                       tags=tags, start_time=start_time)
-        if references and isinstance(span, NativeSpan):
-            for reference in references[1:]:
-                if isinstance(reference.referenced_context, NativeContext):
-                    span.add_link(reference.referenced_context)
-        return span
-
-    def inject(self, span_context: Any, format: str, carrier: Any) -> None:
-        if format not in (Format.HTTP_HEADERS, Format.TEXT_MAP):
-            raise opentracing.UnsupportedFormatException(format)
-        neutral = self._plugin.span_context_of(span_context)
-        if neutral is not None:
-            self._w3c.inject(carrier, Propagated(neutral, dict(span_context.baggage)))
-
-    def extract(self, format: str, carrier: Any) -> Any:
-        if format not in (Format.HTTP_HEADERS, Format.TEXT_MAP):
-            raise opentracing.UnsupportedFormatException(format)
-        found = self._w3c.extract(carrier)
-        context = found.span_context
-        if context is None or not context.is_valid:
-            raise opentracing.SpanContextCorruptedException("no valid traceparent")
-        return NativeContext(context.trace_id, context.span_id, bool(context.sampled),
-                             context.trace_state, found.baggage)
-
-
 def to_record(span: NativeSpan, resource: Mapping[str, Any]) -> SpanRecord:
     """A finished native span as the store's engine-neutral record."""
     return SpanRecord(
@@ -395,7 +343,8 @@ class NativePlugin(BatchExportPlugin):
         #: Batches dropped because a span in them could not be encoded (a bug if ever > 0).
         self.unencodable_batches = 0
         self._start_processors()
-        self._tracer = NativeTracer(self)
+        #: W3C Trace Context and Baggage: OpenTracing's text formats, for direct callers.
+        self._tracer = OpenTracingFace(self, build_propagator(["tracecontext", "baggage"]))
         if len(self.processors) == 1:  # the usual case: spans go straight to its queue
             self._emit = self.processors[0].emit  # type: ignore[method-assign]
 
@@ -475,6 +424,13 @@ class NativePlugin(BatchExportPlugin):
         return NativeSpan(self._tracer, context, self._emit, name, parent_id, remote,
                           _KIND_CODES.get(kind, 1), start_ns, attributes)
 
+    def add_links(self, span: opentracing.Span,
+                  contexts: Sequence[opentracing.SpanContext]) -> None:
+        if type(span) is NativeSpan:
+            for context in contexts:
+                if isinstance(context, NativeContext):
+                    span.add_link(context)
+
     def pass_through(self, context: SpanContext) -> opentracing.Span:
         return NonRecordingSpan(self._tracer, NativeContext(
             context.trace_id, context.span_id, False, context.trace_state))
@@ -505,6 +461,13 @@ class NativePlugin(BatchExportPlugin):
             return None
         return SpanContext(context.trace_id, context.span_id, context.sampled, False,
                            context.trace_state)
+
+    def context_from(self, found: Propagated) -> opentracing.SpanContext | None:
+        context = found.span_context
+        if context is None or not context.is_valid:
+            return None
+        return NativeContext(context.trace_id, context.span_id, bool(context.sampled),
+                             context.trace_state, found.baggage)
 
     def is_recording(self, span: opentracing.Span) -> bool:
         return type(span) is NativeSpan and not span.end_ns

@@ -11,7 +11,7 @@ from typing import Any
 
 import opentracing
 
-from tracing_middleware.plugins.base import TracerPlugin
+from tracing_middleware.plugins.base import OpenTracingFace, TracerPlugin
 from tracing_middleware.spancontext import SpanContext, new_span_id, new_trace_id
 
 __all__ = ["NoopPlugin"]
@@ -41,31 +41,13 @@ class _Span(opentracing.Span):
         return self.context.baggage.get(key)
 
 
-class _Tracer(opentracing.Tracer):
-    def __init__(self, plugin: NoopPlugin) -> None:
-        super().__init__(scope_manager=plugin.scope_manager)
-        self._plugin = plugin
-
-    def start_active_span(self, operation_name, child_of=None, references=None, tags=None,
-                          start_time=None, ignore_active_span=False, finish_on_close=True):
-        span = self.start_span(operation_name, child_of, references, tags, start_time,
-                               ignore_active_span)
-        return self.scope_manager.activate(span, finish_on_close)
-
-    def start_span(self, operation_name=None, child_of=None, references=None, tags=None,
-                   start_time=None, ignore_active_span=False):
-        if child_of is None and not ignore_active_span and self.active_span is not None:
-            child_of = self.active_span
-        parent = child_of.context if isinstance(child_of, opentracing.Span) else child_of
-        return self._plugin.start_span(operation_name or "", parent=parent, tags=tags)
-
-
 class NoopPlugin(TracerPlugin):
     name = "noop"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._tracer = _Tracer(self)
+        # No text propagator: OpenTracing's inject and extract stay no-ops here.
+        self._tracer = OpenTracingFace(self)
 
     @property
     def tracer(self) -> opentracing.Tracer:

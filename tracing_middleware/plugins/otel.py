@@ -5,10 +5,11 @@ that shares one SDK ``TracerProvider`` with other instrumentation). The default 
 (:mod:`tracing_middleware.plugins.native`) sends the same spans over OTLP at a fraction of
 the cost per span; see its docstring for why.
 
-The shim is subclassed only where OpenTracing cannot express what we need: span kind
-(from the ``span.kind`` tag), our scope manager instead of the OTel context (so the
-operator's ``scope_manager`` choice holds), plain-dict baggage that children inherit, and
-a sampler that sees our forced/deferred flags. Spans go to OTLP, the console or the
+The OpenTracing tracer is the shared :class:`OpenTracingFace` (span kind from the
+``span.kind`` tag, our scope manager instead of the OTel context, so the operator's
+``scope_manager`` choice holds); the shim's span and span context are subclassed only for
+plain-dict baggage that children inherit, and a sampler adapter sees our forced/deferred
+flags. Spans go to OTLP, the console or the
 embedded store through the SDK's ``BatchSpanProcessor`` (bounded queue, background
 thread, fork-aware), never on the request thread.
 """
@@ -22,13 +23,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import opentracing
+from opentelemetry import propagate
 from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace import sampling as otel_sampling
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
-from opentelemetry.shim.opentracing_shim import SpanContextShim, SpanShim, TracerShim
+from opentelemetry.shim.opentracing_shim import SpanContextShim, SpanShim
 from opentelemetry.trace import (
     NonRecordingSpan,
     SpanKind,
@@ -41,9 +43,10 @@ from opentelemetry.trace import (
 
 from tracing_middleware.config import Settings
 from tracing_middleware.export.otel_exporters import build_otel_exporter
-from tracing_middleware.plugins.base import TracerPlugin, batch_processor
+from tracing_middleware.plugins.base import OpenTracingFace, TracerPlugin, batch_processor
+from tracing_middleware.propagation.base import Getter, Propagator, Setter, default_setter
 from tracing_middleware.sampling.base import Sampler
-from tracing_middleware.spancontext import SpanContext, new_span_id, new_trace_id
+from tracing_middleware.spancontext import Propagated, SpanContext, new_span_id, new_trace_id
 
 __all__ = ["FORCED_ATTRIBUTE", "DEFERRED_ATTRIBUTE", "OpenTelemetryPlugin"]
 
@@ -164,27 +167,39 @@ class _SpanShim(SpanShim):
         return self.context.baggage_items.get(key)
 
 
-class _TracerShim(TracerShim):
-    def __init__(self, otel_tracer: otel_trace.Tracer, plugin: OpenTelemetryPlugin) -> None:
-        super().__init__(otel_tracer)
-        self._scope_manager = plugin.scope_manager
-        self._plugin = plugin
+class _GlobalTextMap(Propagator):
+    """OpenTelemetry's global propagator (``OTEL_PROPAGATORS``), which the OpenTelemetry
+    shim injects and extracts OpenTracing's text formats with, behind our interface.
 
-    def start_active_span(self, operation_name, child_of=None, references=None, tags=None,
-                          start_time=None, ignore_active_span=False, finish_on_close=True):
-        span = self.start_span(operation_name, child_of, references, tags, start_time,
-                               ignore_active_span)
-        return self._scope_manager.activate(span, finish_on_close)
+    Only the span context crosses, as with the shim: OpenTracing baggage is not
+    OpenTelemetry baggage, so the shim never wrote or read it.
+    """
 
-    def start_span(self, operation_name=None, child_of=None, references=None, tags=None,
-                   start_time=None, ignore_active_span=False):
-        if child_of is None and not ignore_active_span:
-            child_of = self.active_span
-        if child_of is None and references:
-            child_of = references[0].referenced_context
-        kind = tags.get("span.kind") if tags else None
-        return self._plugin.start_span(operation_name or "", parent=child_of, kind=kind,
-                                       tags=tags, start_time=start_time)
+    def _extract(self, carrier: Any, propagated: Propagated, getter: Getter[Any]
+                 ) -> Propagated:
+        context = otel_trace.get_current_span(
+            propagate.get_global_textmap().extract(carrier)).get_span_context()
+        if not context.is_valid:
+            return propagated
+        return propagated.with_span_context(SpanContext(
+            context.trace_id, context.span_id, context.trace_flags.sampled, True,
+            tuple(context.trace_state.items())))
+
+    def inject(self, carrier: Any, propagated: Propagated,
+               setter: Setter[Any] = default_setter) -> None:
+        context = propagated.span_context
+        if context is None:
+            return
+        propagate.get_global_textmap().inject(
+            carrier, context=set_span_in_context(NonRecordingSpan(_otel_context(context))))
+
+
+def _otel_context(parent: SpanContext) -> otel_trace.SpanContext:
+    return otel_trace.SpanContext(
+        parent.trace_id, parent.span_id, is_remote=parent.remote,
+        trace_flags=TraceFlags(TraceFlags.SAMPLED if parent.sampled or parent.forced
+                               else TraceFlags.DEFAULT),
+        trace_state=TraceState(list(parent.trace_state)) if parent.trace_state else None)
 
 
 class OpenTelemetryPlugin(TracerPlugin):
@@ -207,7 +222,7 @@ class OpenTelemetryPlugin(TracerPlugin):
             self.processors.append(processor)
             self._provider.add_span_processor(processor)
         self._otel_tracer = self._provider.get_tracer("os-tracing")
-        self._tracer = _TracerShim(self._otel_tracer, self)
+        self._tracer = OpenTracingFace(self, _GlobalTextMap())
 
     def dropped_spans(self) -> int:
         """Spans dropped by every exporter queue since start (full queue, failed export)."""
@@ -255,13 +270,7 @@ class OpenTelemetryPlugin(TracerPlugin):
             attributes[DECIDED_ATTRIBUTE] = True
             if result.attributes:
                 attributes.update(result.attributes)
-            otel_parent = otel_trace.SpanContext(
-                parent.trace_id, parent.span_id, is_remote=parent.remote,
-                trace_flags=TraceFlags(TraceFlags.SAMPLED if parent.sampled or parent.forced
-                                       else TraceFlags.DEFAULT),
-                trace_state=TraceState(list(parent.trace_state)) if parent.trace_state
-                else None)
-            context = set_span_in_context(NonRecordingSpan(otel_parent))
+            context = set_span_in_context(NonRecordingSpan(_otel_context(parent)))
         elif isinstance(parent, SpanContextShim):
             baggage = getattr(parent, "baggage_items", _EMPTY)
             context = set_span_in_context(NonRecordingSpan(parent.unwrap()))
@@ -296,6 +305,14 @@ class OpenTelemetryPlugin(TracerPlugin):
         return SpanContext(otel_context.trace_id, otel_context.span_id,
                            otel_context.trace_flags.sampled, False,
                            tuple(otel_context.trace_state.items()))
+
+    def context_from(self, found: Propagated) -> opentracing.SpanContext:
+        """As the OpenTelemetry shim's ``extract``: no valid context gives an invalid one,
+        never an error."""
+        context = found.span_context
+        if context is None or not context.is_valid:
+            return _ContextShim(otel_trace.INVALID_SPAN_CONTEXT)
+        return _ContextShim(_otel_context(context))
 
     def is_recording(self, span: opentracing.Span) -> bool:
         return isinstance(span, SpanShim) and span.unwrap().is_recording()

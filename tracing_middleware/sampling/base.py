@@ -16,7 +16,10 @@ from typing import Any
 
 from tracing_middleware.spancontext import SpanContext
 
-__all__ = ["Decision", "DROP", "RECORD_AND_SAMPLE", "Sampler", "SamplingResult"]
+__all__ = ["Decision", "DROP", "RECORD_AND_SAMPLE", "Sampler", "SamplingResult", "TraceState"]
+
+#: W3C ``tracestate`` members, in order.
+TraceState = tuple[tuple[str, str], ...]
 
 
 class Decision(enum.Enum):
@@ -30,10 +33,12 @@ class Decision(enum.Enum):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SamplingResult:
-    """A decision plus attributes to add to the span (e.g. which policy applied)."""
+    """A decision plus attributes to add to the span (e.g. which policy applied), and the
+    new span's ``tracestate`` when the sampler changes it (``None``: the parent's)."""
 
     decision: Decision
     attributes: Mapping[str, Any] | None = None
+    trace_state: TraceState | None = None
 
     @property
     def is_sampled(self) -> bool:

@@ -40,6 +40,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tracing_middleware.sampling.base import DROP, RECORD_AND_SAMPLE, SamplingResult
+from tracing_middleware.sampling.ratio import randomness_of
 from tracing_middleware.sampling.static import PolicySampler
 from tracing_middleware.sampling.strategies import (
     MAX_FILE_BYTES,
@@ -269,7 +270,8 @@ class JaegerRemoteSampler(PolicySampler):
 
     def _decide(self, parent: SpanContext | None, trace_id: int, name: str,
                 kind: str | None, attributes: Mapping[str, Any] | None) -> SamplingResult:
-        return RECORD_AND_SAMPLE if self._state.sample(trace_id, name) else DROP
+        sampled = self._state.sample(randomness_of(parent, trace_id), name)
+        return RECORD_AND_SAMPLE if sampled else DROP
 
     def get_description(self) -> str:
         return (f"JaegerRemoteSampler{{endpoint={self.endpoint}, "

@@ -33,7 +33,7 @@ from types import MappingProxyType
 from typing import Any
 
 from tracing_middleware.sampling.rate_limiting import TokenBucket
-from tracing_middleware.sampling.ratio import TRACE_ID_LIMIT, ratio_bound
+from tracing_middleware.sampling.ratio import MAX_THRESHOLD, threshold_for
 
 __all__ = [
     "PER_OPERATION",
@@ -112,16 +112,16 @@ class Policy:
 class _Guaranteed:
     """jaeger-client's ``GuaranteedThroughputProbabilisticSampler`` for one operation."""
 
-    __slots__ = ("bound", "lower", "upper")
+    __slots__ = ("lower", "threshold", "upper")
 
-    def __init__(self, bound: int, lower: TokenBucket, upper: TokenBucket | None) -> None:
-        self.bound = bound
+    def __init__(self, threshold: int, lower: TokenBucket, upper: TokenBucket | None
+                 ) -> None:
+        self.threshold = threshold
         self.lower = lower
         self.upper = upper
 
-    def sample(self, trace_id: int) -> bool:
-        if trace_id & TRACE_ID_LIMIT < self.bound and (self.upper is None
-                                                       or self.upper.take()):
+    def sample(self, randomness: int) -> bool:
+        if randomness >= self.threshold and (self.upper is None or self.upper.take()):
             # NOTE(os-tracing): as jaeger-client, a probabilistic hit also spends a
             # lower-bound credit: the bound is a floor on the total, not extra traffic.
             self.lower.take()
@@ -130,7 +130,7 @@ class _Guaranteed:
 
 
 class PolicyState:
-    """A policy plus what applying it needs: ratio bounds and token buckets.
+    """A policy plus what applying it needs: ratio thresholds and token buckets.
 
     ``sample`` is the hot path: dictionary reads and at most two bucket locks. Buckets for
     operations are created on first use, for at most 2000 operations (jaeger-client's
@@ -141,10 +141,12 @@ class PolicyState:
     def __init__(self, policy: Policy, clock: Callable[[], float] = time.monotonic) -> None:
         self.policy = policy
         self._clock = clock
-        self._bound = ratio_bound(policy.rate) if policy.kind != RATE_LIMITING else 0
+        self._threshold = (threshold_for(policy.rate) if policy.kind != RATE_LIMITING
+                           else MAX_THRESHOLD)
         self._bucket = (TokenBucket(policy.rate, clock) if policy.kind == RATE_LIMITING
                         else None)
-        self._op_bounds = {name: ratio_bound(rate) for name, rate in policy.operations.items()}
+        self._op_thresholds = {name: threshold_for(rate)
+                               for name, rate in policy.operations.items()}
         self._guaranteed: dict[str, _Guaranteed] = {}
         self._lock = threading.Lock()
 
@@ -155,22 +157,24 @@ class PolicyState:
                 policy = self.policy
                 upper = (TokenBucket(policy.upper_bound, self._clock)
                          if policy.upper_bound is not None else None)
-                found = _Guaranteed(self._op_bounds.get(operation, self._bound),
+                found = _Guaranteed(self._op_thresholds.get(operation, self._threshold),
                                     TokenBucket(policy.lower_bound, self._clock), upper)
                 self._guaranteed[operation] = found
             return found
 
-    def sample(self, trace_id: int, operation: str) -> bool:
+    def sample(self, randomness: int, operation: str) -> bool:
+        """``randomness``: the trace's 56 random bits (:func:`~tracing_middleware.sampling.
+        ratio.randomness_of`), compared as ``traceidratio`` compares them."""
         kind = self.policy.kind
         if kind == PROBABILISTIC:
-            return trace_id & TRACE_ID_LIMIT < self._bound
+            return randomness >= self._threshold
         if kind == RATE_LIMITING:
             assert self._bucket is not None
             return self._bucket.take()
         sampler = self._guaranteed.get(operation) or self._operation(operation)
         if sampler is None:
-            return trace_id & TRACE_ID_LIMIT < self._bound
-        return sampler.sample(trace_id)
+            return randomness >= self._threshold
+        return sampler.sample(randomness)
 
 
 # -- the /sampling answer -----------------------------------------------------------------

@@ -215,7 +215,7 @@ def test_shutdown_stops_the_poller_even_mid_request(endpoint):
     thread = sampler._thread
     assert thread is not None and not thread.is_alive()
     count = len(endpoint.requests)
-    assert sampler.should_sample(None, 1, "x").is_sampled  # 0.25 policy, id 1 < bound
+    assert sampler.should_sample(None, LOW64, "x").is_sampled  # 0.25 policy: kept
     sampler.after_fork()
     assert sampler._thread is thread and not thread.is_alive()
     assert len(endpoint.requests) == count
@@ -232,8 +232,8 @@ def test_parent_based_shutdown_reaches_the_poller(endpoint):
     sampler.shutdown()
     assert remote._thread is not None and not remote._thread.is_alive()
     # a sampled remote parent is honoured; a root span follows the served 0.25
-    assert sampler.should_sample(SpanContext(1, 2, True), LOW64, "x").is_sampled
-    assert not sampler.should_sample(None, LOW64, "x").is_sampled
+    assert sampler.should_sample(SpanContext(1, 2, True), 1, "x").is_sampled
+    assert not sampler.should_sample(None, 1, "x").is_sampled
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")

@@ -97,7 +97,7 @@ def test_parse_sampler_arg_java_style():
 def test_exported_members():
     """Each sampling module has __all__ and the package re-exports the public samplers."""
     for module in ("static", "ratio", "parent", "rate_limiting", "jaeger_remote",
-                   "strategies", "server"):
+                   "strategies"):
         mod = importlib.import_module(f"tracing_middleware.sampling.{module}")
         assert mod.__all__ and all(hasattr(mod, name) for name in mod.__all__)
     assert all(hasattr(sampling, name) for name in sampling.__all__)

@@ -56,27 +56,78 @@ def test_static_samplers_and_descriptions():
     assert ALWAYS_OFF.get_description() == otel.ALWAYS_OFF.get_description()
 
 
-@pytest.mark.parametrize("rate", [0.0, 1e-6, 0.001, 0.3, 0.5, 0.999, 1.0])
-def test_ratio_matches_the_opentelemetry_sdk_exactly(rate):
-    """Same trace ids (random and at the bound), same decisions as OTel's TraceIdRatioBased."""
+RATES = [0.0, 1e-6, 0.001, 0.1, 0.3, 0.5, 0.999, 1.0]
+
+
+def _consistent(rate):
+    """The OpenTelemetry Python SDK's own consistent probability sampler: an independent
+    implementation of the "TraceState: Probability Sampling" specification."""
+    from opentelemetry.sdk.trace._sampling_experimental import (
+        composable_traceid_ratio_based,
+        composite_sampler,
+    )
+
+    return composite_sampler(composable_traceid_ratio_based(rate))
+
+
+def _their_parent(trace_id, trace_state):
+    state = otel_trace.TraceState(list(trace_state)) if trace_state else None
+    span = otel_trace.NonRecordingSpan(otel_trace.SpanContext(
+        trace_id, 0xDEF, is_remote=True, trace_flags=otel_trace.TraceFlags(0),
+        trace_state=state))
+    return otel_trace.set_span_in_context(span), state
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_ratio_is_consistent_with_the_opentelemetry_sdk(rate):
+    """Same trace ids (random and at the threshold), same decisions and the same ``ot``
+    tracestate entry as OpenTelemetry's consistent sampler, with and without an explicit
+    randomness value from the caller."""
     rng = random.Random(42)
-    ours, theirs = TraceIdRatioBased(rate), otel.TraceIdRatioBased(rate)
-    assert ours.bound == theirs.bound
-    assert ours.get_description() == theirs.get_description()
-    edges = [1, ours.bound - 1, ours.bound, ours.bound + 1, LOW64, (7 << 64) | ours.bound]
-    ids = [rng.getrandbits(128) or 1 for _ in range(20_000)] + [i for i in edges if i > 0]
-    for trace_id in ids:
-        assert ours.should_sample(None, trace_id, "x").is_sampled == \
-            theirs.should_sample(None, trace_id, "x").decision.is_sampled(), hex(trace_id)
+    ours, theirs = TraceIdRatioBased(rate), _consistent(rate)
+    t = ours.threshold
+    edges = [t - 1, t, t + 1, (7 << 64) | t, (1 << 56) - 1, 1 << 56]
+    ids = [rng.getrandbits(128) or 1 for _ in range(5_000)] + [i for i in edges if i > 0]
+    states = [(), (("ot", f"rv:{rng.getrandbits(56):014x}"),), (("vendor", "x"),),
+              (("ot", "th:c;rv:zz;k:v"), ("vendor", "x"))]
+    for trace_id, state in itertools.product(ids, states):
+        parent = SpanContext(trace_id, 0xDEF, False, True, state) if state else None
+        result = ours.should_sample(parent, trace_id, "x")
+        context, their_state = _their_parent(trace_id, state)
+        expected = theirs.should_sample(context, trace_id, "x", trace_state=their_state)
+        assert result.is_sampled == expected.decision.is_sampled(), (hex(trace_id), state)
+        their_ot = (expected.trace_state or {}).get("ot")
+        our_ot = dict(result.trace_state if result.trace_state is not None else state
+                      ).get("ot")
+        assert our_ot == their_ot, (hex(trace_id), state)
 
 
-def test_ratio_uses_only_the_low_64_bits():
-    """The high half of a 128-bit id does not matter (OTel: W3C's random low bits)."""
-    sampler = TraceIdRatioBased(0.5)
-    low = 1 << 62  # below the bound
-    assert all(sampler.should_sample(None, (high << 64) | low, "x").is_sampled
-               for high in (0, 1, LOW64))
-    assert not sampler.should_sample(None, (1 << 64) | (3 << 62), "x").is_sampled
+def test_ratio_reads_56_bits_and_an_explicit_randomness():
+    """Only the low 56 bits of the trace id count, unless the caller's ``ot`` entry
+    carries ``rv``, which then decides alone."""
+    sampler = TraceIdRatioBased(0.5)  # threshold 2**55
+    assert all(sampler.should_sample(None, (high << 56) | (1 << 55), "x").is_sampled
+               for high in (0, 1, (1 << 72) - 1))
+    assert not sampler.should_sample(None, (1 << 56) | ((1 << 55) - 1), "x").is_sampled
+    high_rv = SpanContext(5, 6, False, True, (("ot", "rv:ffffffffffffff"),))
+    low_rv = SpanContext(LOW64, 6, False, True, (("ot", "rv:00000000000000"),))
+    assert sampler.should_sample(high_rv, 5, "x").is_sampled
+    assert not sampler.should_sample(low_rv, LOW64, "x").is_sampled
+
+
+def test_ratio_records_its_threshold_on_sampled_spans_only():
+    """A sampled span says ``th`` (the ``ot`` entry first, other members kept); an
+    unsampled one carries no threshold."""
+    sampler = TraceIdRatioBased(0.25)  # threshold 0xc0000000000000: "th:c"
+    parent = SpanContext(1, 2, None, True, (("a", "1"), ("ot", "th:8;rv:ffffffffffffff")))
+    assert sampler.should_sample(parent, 1, "x").trace_state == (
+        ("ot", "th:c;rv:ffffffffffffff"), ("a", "1"))
+    parent = SpanContext(1, 2, None, True, (("a", "1"), ("ot", "th:8;rv:00000000000000")))
+    assert sampler.should_sample(parent, 1, "x").trace_state == (
+        ("ot", "rv:00000000000000"), ("a", "1"))
+    assert sampler.should_sample(None, LOW64, "x").trace_state == (("ot", "th:c"),)
+    assert TraceIdRatioBased(1.0).should_sample(None, 1, "x").trace_state == (
+        ("ot", "th:0"),)
 
 
 def test_ratio_rate_within_one_percent():
@@ -182,11 +233,12 @@ PARENTS = [None] + [SpanContext(0xABC, 0xDEF, sampled, remote)
 def test_parent_based_matches_the_opentelemetry_sdk(root_name):
     """Without the upstream limit, every parent kind decides as OTel's ParentBased."""
     roots = {"on": (ALWAYS_ON, otel.ALWAYS_ON), "off": (ALWAYS_OFF, otel.ALWAYS_OFF),
-             "ratio": (TraceIdRatioBased(0.5), otel.TraceIdRatioBased(0.5))}
+             "ratio": (TraceIdRatioBased(0.5), _consistent(0.5))}
     root, otel_root = roots[root_name]
     ours, theirs = ParentBased(root, upstream_rate_limit=0), otel.ParentBased(otel_root)
-    assert ours.get_description() == theirs.get_description()
-    for parent, trace_id in itertools.product(PARENTS, (1, 1 << 63, LOW64)):
+    if root_name != "ratio":  # the consistent sampler describes itself in its own words
+        assert ours.get_description() == theirs.get_description()
+    for parent, trace_id in itertools.product(PARENTS, (1, 1 << 55, LOW64)):
         expected = theirs.should_sample(_otel_parent(parent), trace_id, "x").decision
         assert ours.should_sample(parent, trace_id, "x").is_sampled == \
             expected.is_sampled(), (parent, hex(trace_id))
@@ -248,9 +300,9 @@ def test_upstream_overflow_uses_the_root_sampler():
     clock = Clock()
     sampler = ParentBased(TraceIdRatioBased(0.5), upstream_rate_limit=1, clock=clock)
     remote = SpanContext(1, 2, True)
-    assert sampler.should_sample(remote, LOW64, "x").is_sampled  # the one credit
-    assert not sampler.should_sample(remote, LOW64, "x").is_sampled  # root: above bound
-    assert sampler.should_sample(remote, 1, "x").is_sampled  # root: below bound
+    assert sampler.should_sample(remote, 1, "x").is_sampled  # the one credit
+    assert not sampler.should_sample(remote, 1, "x").is_sampled  # root: below threshold
+    assert sampler.should_sample(remote, LOW64, "x").is_sampled  # root: above threshold
 
 
 def test_upstream_zero_means_unlimited():

@@ -25,7 +25,8 @@ from tracing_middleware.sampling.strategies import (
 )
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
-LOW64 = (1 << 64) - 1
+#: Randomness (56 bits) that every probability above 0 keeps, and that none below 1 keeps.
+ALWAYS, NEVER = (1 << 56) - 1, 0
 
 
 def _fixture(name):
@@ -137,16 +138,17 @@ def test_nan_and_infinity_are_refused():
 
 
 def test_probabilistic_policy_matches_traceidratio():
-    """The remote probabilistic policy uses OTel's ratio arithmetic (services agree)."""
-    from tracing_middleware.sampling.ratio import TraceIdRatioBased
+    """The remote probabilistic policy compares the same randomness with the same
+    threshold as traceidratio (services agree whichever sampler they use)."""
+    from tracing_middleware.sampling.ratio import TraceIdRatioBased, randomness_of
 
     state = PolicyState(parse_response(_fixture("jaeger_sampling_string.json")))
     ratio = TraceIdRatioBased(0.25)
     rng = random.Random(11)
     for _ in range(5000):
         trace_id = rng.getrandbits(128)
-        assert state.sample(trace_id, "x") == ratio.should_sample(None, trace_id,
-                                                                  "x").is_sampled
+        assert state.sample(randomness_of(None, trace_id), "x") == ratio.should_sample(
+            None, trace_id, "x").is_sampled
 
 
 def test_per_operation_rates_within_tolerance():
@@ -156,8 +158,8 @@ def test_per_operation_rates_within_tolerance():
             {"operation": "hot", "probabilisticSampling": {"samplingRate": 0.5}}]}})
     state = PolicyState(policy, Clock())
     rng = random.Random(3)
-    hot = sum(state.sample(rng.getrandbits(128), "hot") for _ in range(100_000))
-    other = sum(state.sample(rng.getrandbits(128), "other") for _ in range(100_000))
+    hot = sum(state.sample(rng.getrandbits(56), "hot") for _ in range(100_000))
+    other = sum(state.sample(rng.getrandbits(56), "other") for _ in range(100_000))
     assert 49_000 <= hot <= 51_000
     assert 4_000 <= other <= 6_000
 
@@ -170,10 +172,10 @@ def test_lower_bound_guarantees_each_operation_traffic():
     op = "GET /v2.1/servers/{id}"  # probability 0
     per_second = []
     for _ in range(5):
-        per_second.append(sum(state.sample(LOW64, op) for _ in range(100)))
+        per_second.append(sum(state.sample(NEVER, op) for _ in range(100)))
         clock.now += 1.0
     assert per_second == [2] * 5
-    assert sum(state.sample(LOW64, "DELETE /v2.1/servers/{id}") for _ in range(100)) == 2
+    assert sum(state.sample(NEVER, "DELETE /v2.1/servers/{id}") for _ in range(100)) == 2
 
 
 def test_lower_bound_is_a_floor_not_extra_traffic():
@@ -182,15 +184,17 @@ def test_lower_bound_is_a_floor_not_extra_traffic():
     state = PolicyState(parse_response({"operationSampling": {
         "defaultSamplingProbability": 0.5, "defaultLowerBoundTracesPerSecond": 2,
         "perOperationStrategies": []}}), clock)
-    assert state.sample(0, "op") and state.sample(0, "op")  # probabilistic: spends 2
-    assert not state.sample(LOW64, "op")  # would be sampled by the floor if not spent
+    assert state.sample(ALWAYS, "op") and state.sample(ALWAYS, "op")  # spends 2
+    assert not state.sample(NEVER, "op")  # would be sampled by the floor if not spent
     clock.now += 0.5
-    assert state.sample(LOW64, "op")
+    assert state.sample(NEVER, "op")
 
 
 def test_lower_bound_matches_jaeger_client(monkeypatch):
     """Same script of (time, operation, trace id), same decisions as jaeger-client's
-    AdaptiveSampler (ids chosen where both ratio conventions agree: 0 and 2**63-1)."""
+    AdaptiveSampler, for ids every rate between 0 and 1 keeps or drops alike in both
+    conventions: jaeger-client keeps trace id 0 and drops 2**63-1; consistent sampling
+    keeps the highest randomness and drops 0."""
     from jaeger_client import rate_limiter
     from jaeger_client.sampler import AdaptiveSampler
 
@@ -206,8 +210,9 @@ def test_lower_bound_matches_jaeger_client(monkeypatch):
     rng = random.Random(5)
     for _ in range(3000):
         clock.now += rng.choice((0.0, 0.01, 0.1, 0.7))
-        op, trace_id = rng.choice("abc"), rng.choice((0, (1 << 63) - 1))
-        assert ours.sample(trace_id, op) == theirs.is_sampled(trace_id, op)[0], clock.now
+        op, kept = rng.choice("abc"), rng.choice((True, False))
+        trace_id, randomness = (0, ALWAYS) if kept else ((1 << 63) - 1, NEVER)
+        assert ours.sample(randomness, op) == theirs.is_sampled(trace_id, op)[0], clock.now
 
 
 def test_upper_bound_caps_probabilistic_traffic():
@@ -236,8 +241,8 @@ def test_operation_table_is_bounded():
     state = PolicyState(parse_response({"operationSampling": {
         "defaultSamplingProbability": 0.0, "defaultLowerBoundTracesPerSecond": 1,
         "perOperationStrategies": []}}), clock)
-    assert all(state.sample(LOW64, f"op-{i}") for i in range(2000))
-    assert not any(state.sample(LOW64, f"new-{i}") for i in range(100))
+    assert all(state.sample(NEVER, f"op-{i}") for i in range(2000))
+    assert not any(state.sample(NEVER, f"new-{i}") for i in range(100))
 
 
 # -- the strategies file ---------------------------------------------------------------

@@ -27,6 +27,8 @@ from tracing_middleware.spancontext import (
     SpanContext,
     format_span_id,
     format_trace_id,
+    new_span_id,
+    new_trace_id,
 )
 
 __all__ = ["JaegerPlugin"]
@@ -76,6 +78,12 @@ def to_record(span: Any, service: str) -> SpanRecord:
         start_time_unix_nano=start, duration_ns=max(0, end - start),
         status="error" if error else "unset", attributes=tags, events=tuple(events),
         resource={"service.name": service})
+
+
+def _random_id(bits: int) -> int:
+    """jaeger-client's id hook (128 bits for trace ids, 64 for span ids), answered by the
+    shared generator."""
+    return new_trace_id() if bits > 64 else new_span_id()
 
 
 class _SamplerAdapter:
@@ -167,6 +175,10 @@ class JaegerPlugin(BatchExportPlugin):
             service_name=self._service, reporter=_Reporter(self._emit),
             sampler=_SamplerAdapter(self), generate_128bit_trace_id=True,
             scope_manager=self.scope_manager)
+        # NOTE(os-tracing): jaeger-client draws ids from a random.Random of its own, which
+        # nothing reseeds after a fork: workers forked after setup (uwsgi, gunicorn with
+        # preload) would repeat each other's trace and span ids.
+        self._tracer._random_id = _random_id
 
     def _exporter(self, url: ExporterURL
                   ) -> tuple[Callable[[Sequence[Any]], bool], Callable[[], None] | None]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +36,8 @@ from tracing_middleware.spancontext import (
     SpanContext,
     format_span_id,
     format_trace_id,
+    new_span_id,
+    new_trace_id,
 )
 
 __all__ = ["MAX_ATTRIBUTES", "MAX_EVENTS", "MAX_VALUE_LENGTH", "NativeContext",
@@ -102,17 +103,6 @@ _KIND_CODES = {None: 1, "internal": 1, "server": 2, "client": 3, "producer": 4,
                "consumer": 5, "rpc.server": 2, "rpc.client": 3}
 _STATUS_ERROR = 2
 _SCALARS = frozenset({str, bool, int, float})
-
-_getrandbits = random.getrandbits  # reseeded in forked children by the random module
-
-
-def _new_span_id() -> int:
-    return _getrandbits(64) or 1
-
-
-def _new_trace_id() -> int:
-    return _getrandbits(128) or 1
-
 
 def _clean(value: Any) -> Any:
     """An attribute value OTLP can carry, or ``None`` to skip it."""
@@ -404,11 +394,11 @@ class NativePlugin(BatchExportPlugin):
             trace_state = parent.trace_state
             decided = parent
         else:
-            trace_id = _new_trace_id()
+            trace_id = new_trace_id()
             decided = None
         # The sampler reads the tags as given; only a span that records pays for cleaning.
         result = self.sampler.should_sample(decided, trace_id, name, kind, tags)
-        context = NativeContext(trace_id, _new_span_id(), result.is_sampled, trace_state,
+        context = NativeContext(trace_id, new_span_id(), result.is_sampled, trace_state,
                                 baggage)
         if not result.is_sampled:
             return NonRecordingSpan(self._tracer, context)

@@ -29,7 +29,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace import sampling as otel_sampling
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.shim.opentracing_shim import SpanContextShim, SpanShim
 from opentelemetry.trace import (
     NonRecordingSpan,
@@ -129,8 +129,9 @@ class _BatchSpanProcessor(SpanProcessor):
         return self.batch.force_flush(timeout_millis / 1000.0)
 
 
-class _PresetIds(RandomIdGenerator):
-    """Lets the facade choose a root span's trace id: the id its sampler decided on."""
+class _PresetIds(IdGenerator):
+    """The SDK's ids from the shared generator; lets the facade choose a root span's
+    trace id: the id its sampler decided on."""
 
     def __init__(self) -> None:
         self._next = threading.local()
@@ -138,12 +139,15 @@ class _PresetIds(RandomIdGenerator):
     def preset(self, trace_id: int | None) -> None:
         self._next.trace_id = trace_id
 
+    def generate_span_id(self) -> int:
+        return new_span_id()
+
     def generate_trace_id(self) -> int:
         trace_id = getattr(self._next, "trace_id", None)
         if trace_id:
             self._next.trace_id = None
             return trace_id
-        return super().generate_trace_id()
+        return new_trace_id()
 
 
 class _ContextShim(SpanContextShim):

@@ -358,14 +358,16 @@ def test_traced_to_peer_adds_no_key_by_default(endpoints, spans, peer, op):
     assert seen["span"] == [received.trace_id, received.span_id]
 
 
+@pytest.mark.parametrize("context_fields", [False, True], ids=["no-fields", "fields"])
 @pytest.mark.parametrize("op", OPS)
 @pytest.mark.parametrize("peer", PEERS)
-def test_peer_traced_peer_with_context_forwarded(endpoints, spans, peer, op):
+def test_peer_traced_peer_with_context_forwarded(endpoints, spans, peer, op, context_fields):
     """peer -> traced+ -> peer, the middle passing on the request context it received:
-    the peer's ``traceparent`` in it is replaced by our CLIENT or PRODUCER span's, so the
-    last peer hangs off that span, one trace from end to end."""
+    the peer's ``traceparent`` in it is replaced by our CLIENT or PRODUCER span's (by
+    default too), so the last peer hangs off that span, one trace from end to end."""
     topic, onward, request_id = _names()
-    first, middle, last = endpoints[f"{peer}-a"], endpoints["traced"], endpoints[f"{peer}-b"]
+    first, last = endpoints[f"{peer}-a"], endpoints[f"{peer}-b"]
+    middle = endpoints["traced-fields" if context_fields else "traced"]
     last.serve(onward, op)
     middle.serve(topic, op, forward=onward)
     root = first.send(op, topic, _ctxt(request_id))

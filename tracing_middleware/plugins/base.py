@@ -24,7 +24,7 @@ from tracing_middleware.sampling.base import Sampler
 from tracing_middleware.scope.base import BaseScopeManager
 from tracing_middleware.spancontext import Propagated, SpanContext
 
-__all__ = ["BatchExportPlugin", "OpenTracingFace", "TracerPlugin", "batch_processor"]
+__all__ = ["BatchExportPlugin", "OpenTracingFace", "TracerPlugin"]
 
 
 class TracerPlugin(abc.ABC):
@@ -210,15 +210,6 @@ class OpenTracingFace(opentracing.Tracer):
 Export = Callable[[Sequence[Any]], bool]
 
 
-def batch_processor(export: Export, name: str, settings: Settings,
-                    on_shutdown: Callable[[], None] | None = None) -> BatchProcessor:
-    """A :class:`BatchProcessor` sized and timed by the ``[tracing]`` queue options."""
-    return BatchProcessor(export, name=name, max_queue_size=settings.max_queue_size,
-                          max_batch_size=settings.export_batch_size,
-                          interval_s=settings.export_interval_ms / 1000.0,
-                          on_shutdown=on_shutdown)
-
-
 class BatchExportPlugin(TracerPlugin):
     """An engine whose finished spans go through one :class:`BatchProcessor` per exporter.
 
@@ -233,11 +224,15 @@ class BatchExportPlugin(TracerPlugin):
         """``(export, close)`` for one URL; ``ValueError`` naming it when unsupported."""
 
     def _start_processors(self) -> None:
+        """One processor per URL, sized and timed by the ``[tracing]`` queue options."""
+        settings = self.settings
         self.processors = []
         for url in self.exporters:
             export, close = self._exporter(url)
-            self.processors.append(batch_processor(export, url.display or url.scheme,
-                                                   self.settings, close))
+            self.processors.append(BatchProcessor(
+                export, name=url.display or url.scheme, max_queue_size=settings.max_queue_size,
+                max_batch_size=settings.export_batch_size,
+                interval_s=settings.export_interval_ms / 1000.0, on_shutdown=close))
 
     def _emit(self, span: Any) -> None:
         for processor in self.processors:

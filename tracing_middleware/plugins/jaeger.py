@@ -240,6 +240,3 @@ class JaegerPlugin(BatchExportPlugin):
         elif description:
             fields["message"] = description
         span.log_kv(fields)
-
-
-

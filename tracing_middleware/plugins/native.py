@@ -473,5 +473,3 @@ class NativePlugin(BatchExportPlugin):
             description = description or f"{type(exc).__name__}: {exc}"
         span.status_code = _STATUS_ERROR
         span.status_message = (description or "")[:MAX_VALUE_LENGTH]
-
-    # -- lifecycle ---------------------------------------------------------------------

@@ -8,18 +8,17 @@ the cost per span; see its docstring for why.
 The OpenTracing tracer is the shared :class:`OpenTracingFace` (span kind from the
 ``span.kind`` tag, our scope manager instead of the OTel context, so the operator's
 ``scope_manager`` choice holds); the shim's span and span context are subclassed only for
-plain-dict baggage that children inherit, and a sampler adapter sees our forced/deferred
-flags. Spans go to OTLP, the console or the
-embedded store through the SDK's ``BatchSpanProcessor`` (bounded queue, background
-thread, fork-aware), never on the request thread.
+plain-dict baggage that children inherit. The facade samples root spans and remote
+parents before the SDK sees them; the SDK samples local children through our sampler.
+Finished spans go to OTLP, the console or the embedded store through the batch processors
+every engine shares (:class:`BatchExportPlugin`), never on the request thread.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import opentracing
@@ -28,7 +27,7 @@ from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace import sampling as otel_sampling
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.shim.opentracing_shim import SpanContextShim, SpanShim
 from opentelemetry.trace import (
@@ -41,20 +40,17 @@ from opentelemetry.trace import (
     set_span_in_context,
 )
 
-from tracing_middleware.config import Settings
+from tracing_middleware.config import ExporterURL
 from tracing_middleware.export.otel_exporters import build_otel_exporter
-from tracing_middleware.plugins.base import OpenTracingFace, TracerPlugin, batch_processor
+from tracing_middleware.plugins.base import BatchExportPlugin, OpenTracingFace
 from tracing_middleware.propagation.base import Getter, Propagator, Setter, default_setter
 from tracing_middleware.sampling.base import Sampler
 from tracing_middleware.spancontext import Propagated, SpanContext, new_span_id, new_trace_id
 
-__all__ = ["FORCED_ATTRIBUTE", "DEFERRED_ATTRIBUTE", "OpenTelemetryPlugin"]
+__all__ = ["OpenTelemetryPlugin"]
 
 LOG = logging.getLogger(__name__)
 
-#: Sampler hints passed as start attributes and removed before the span records them.
-FORCED_ATTRIBUTE = "_os_tracing.forced"
-DEFERRED_ATTRIBUTE = "_os_tracing.deferred"
 #: The facade already sampled this span (remote or root parent): the SDK must not again.
 DECIDED_ATTRIBUTE = "_os_tracing.decided"
 
@@ -70,7 +66,7 @@ _EMPTY: Mapping[str, str] = {}
 
 
 class _SamplerAdapter(otel_sampling.Sampler):
-    """Runs our sampler inside the SDK, with the hints only we know about."""
+    """Runs our sampler inside the SDK, unless the facade has already decided."""
 
     def __init__(self, sampler: Sampler) -> None:
         self._sampler = sampler
@@ -83,16 +79,12 @@ class _SamplerAdapter(otel_sampling.Sampler):
             return otel_sampling.SamplingResult(
                 otel_sampling.Decision.RECORD_AND_SAMPLE, attrs,
                 parent_span.trace_state if parent_span.is_valid else None)
-        forced = bool(attrs.pop(FORCED_ATTRIBUTE, False))
-        deferred = bool(attrs.pop(DEFERRED_ATTRIBUTE, False))
         parent = None
         parent_state = None
         if parent_span.is_valid:
             parent_state = parent_span.trace_state
-            parent = SpanContext(
-                parent_span.trace_id, parent_span.span_id,
-                None if deferred else parent_span.trace_flags.sampled,
-                parent_span.is_remote, (), forced)
+            parent = SpanContext(parent_span.trace_id, parent_span.span_id,
+                                 parent_span.trace_flags.sampled, parent_span.is_remote)
         result = self._sampler.should_sample(parent, trace_id, name, _KIND_NAMES.get(kind),
                                              attrs)
         if result.attributes:
@@ -105,28 +97,26 @@ class _SamplerAdapter(otel_sampling.Sampler):
         return self._sampler.get_description()
 
 
-class _BatchSpanProcessor(SpanProcessor):
-    """The SDK hook in front of our :class:`BatchProcessor` (see its docstring for why)."""
+class _Emitter(SpanProcessor):
+    """The SDK's hook in front of the engine's batch processors: sampled spans go in, and
+    the provider's own ``force_flush`` and ``shutdown`` reach them too."""
 
-    def __init__(self, exporter: SpanExporter, name: str, settings: Settings) -> None:
-        self._exporter = exporter
-        self.batch = batch_processor(self._export, name, settings, exporter.shutdown)
-
-    def _export(self, spans: Sequence[ReadableSpan]) -> bool:
-        return self._exporter.export(spans) is SpanExportResult.SUCCESS
+    def __init__(self, plugin: OpenTelemetryPlugin) -> None:
+        self._plugin = plugin
 
     def on_start(self, span: Any, parent_context: Any = None) -> None:
         return None
 
     def on_end(self, span: ReadableSpan) -> None:
         if span.context is not None and span.context.trace_flags.sampled:
-            self.batch.emit(span)
-
-    def shutdown(self) -> None:
-        self.batch.shutdown()
+            self._plugin._emit(span)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self.batch.force_flush(timeout_millis / 1000.0)
+        return self._plugin.force_flush(timeout_millis / 1000.0)
+
+    def shutdown(self) -> None:
+        for processor in self._plugin.processors:
+            processor.shutdown()
 
 
 class _PresetIds(IdGenerator):
@@ -206,7 +196,7 @@ def _otel_context(parent: SpanContext) -> otel_trace.SpanContext:
         trace_state=TraceState(list(parent.trace_state)) if parent.trace_state else None)
 
 
-class OpenTelemetryPlugin(TracerPlugin):
+class OpenTelemetryPlugin(BatchExportPlugin):
     name = "opentelemetry-sdk"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -219,18 +209,18 @@ class OpenTelemetryPlugin(TracerPlugin):
             resource=Resource.create(attributes),
             shutdown_on_exit=False,
         )
-        self.processors: list[_BatchSpanProcessor] = []
-        for url in self.exporters:
-            processor = _BatchSpanProcessor(build_otel_exporter(url, self.settings),
-                                            url.display or url.scheme, self.settings)
-            self.processors.append(processor)
-            self._provider.add_span_processor(processor)
+        self._start_processors()
+        self._provider.add_span_processor(_Emitter(self))
         self._otel_tracer = self._provider.get_tracer("os-tracing")
         self._tracer = OpenTracingFace(self, _GlobalTextMap())
 
-    def dropped_spans(self) -> int:
-        """Spans dropped by every exporter queue since start (full queue, failed export)."""
-        return sum(p.batch.dropped for p in self.processors)
+    def _exporter(self, url: ExporterURL
+                  ) -> tuple[Callable[[Sequence[ReadableSpan]], bool], Callable[[], None]]:
+        exporter = build_otel_exporter(url, self.settings)
+
+        def export(spans: Sequence[ReadableSpan]) -> bool:
+            return exporter.export(spans) is SpanExportResult.SUCCESS
+        return export, exporter.shutdown
 
     @property
     def tracer(self) -> opentracing.Tracer:
@@ -333,16 +323,9 @@ class OpenTelemetryPlugin(TracerPlugin):
             description = description or f"{type(exc).__name__}: {exc}"
         otel_span.set_status(Status(StatusCode.ERROR, description))
 
-    def queued_spans(self) -> int:
-        return sum(p.batch.queued for p in self.processors)
-
-    def force_flush(self, timeout_s: float = 10.0) -> bool:
-        deadline = time.monotonic() + timeout_s
-        return all([p.force_flush(int(max(0.0, deadline - time.monotonic()) * 1000))
-                    for p in self.processors])
-
     def shutdown(self, timeout_s: float = 10.0) -> None:
-        try:
+        super().shutdown(timeout_s)
+        try:  # span processors others added to the provider
             self._provider.shutdown()
         except Exception:
             LOG.debug("os-tracing: provider shutdown failed", exc_info=True)

@@ -287,13 +287,15 @@ def _ids(span: Span) -> tuple[str, str]:
     return span.trace_id, span.span_id
 
 
+@pytest.mark.parametrize("context_fields", [False, True], ids=["no-fields", "fields"])
 @pytest.mark.parametrize("op", OPS)
 @pytest.mark.parametrize("peer", PEERS)
-def test_peer_to_traced(endpoints, spans, peer, op):
-    """A peer's message is continued by traced+: its SERVER or CONSUMER span is a child of
-    the peer's producer span."""
+def test_peer_to_traced(endpoints, spans, peer, op, context_fields):
+    """A peer's message is continued by traced+, whatever ``rpc_context_fields`` says: its
+    SERVER or CONSUMER span is a child of the peer's producer span."""
     topic, _, request_id = _names()
-    sender, receiver = endpoints[f"{peer}-a"], endpoints["traced"]
+    sender = endpoints[f"{peer}-a"]
+    receiver = endpoints["traced-fields" if context_fields else "traced"]
     receiver.serve(topic, op)
     root = sender.send(op, topic, _ctxt(request_id))
     seen = receiver.received(request_id)

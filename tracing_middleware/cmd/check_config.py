@@ -81,7 +81,7 @@ def check(config_files: list[str], config_dirs: list[str] | None = None,
         problems.extend(f"{where}: {p}" for p in _build_problems(settings))
     import os
 
-    from tracing_middleware.plugins.native import span_limits
+    from tracing_middleware.plugins.opentelemetry import span_limits
 
     problems.extend(f"environment: {p}" for p in span_limits(os.environ)[1])
     return problems

@@ -7,7 +7,7 @@ import pytest
 
 from tracing_middleware import tracer
 from tracing_middleware.config import load_settings
-from tracing_middleware.plugins import native
+from tracing_middleware.plugins import opentelemetry as engine
 from tracing_middleware.spancontext import Propagated, SpanContext
 from tracing_middleware.testing import capture_spans
 
@@ -21,10 +21,10 @@ def _reset():
     tracer.reset()
 
 
-def test_default_engine_is_the_native_one(tmp_path):
+def test_default_engine_is_opentelemetry(tmp_path):
     tracing = tracer.setup(load_settings(None, {"exporters": f"sqlite:///{tmp_path}/t.db",
                                                 "integrations": ""}, environ={}))
-    assert isinstance(tracing.plugin, native.NativePlugin)
+    assert isinstance(tracing.plugin, engine.NativePlugin)
     assert tracing.plugin.name == "opentelemetry"
 
 
@@ -32,19 +32,19 @@ def test_attributes_and_events_are_bounded_and_drops_counted():
     with capture_spans() as read:
         tracing = read.tracing
         span = tracing.start_span("op", parent=None)
-        for i in range(native.MAX_ATTRIBUTES + 10):
+        for i in range(engine.MAX_ATTRIBUTES + 10):
             span.set_tag(f"k{i}", i)
         span.set_tag("k0", "replaced")  # an existing key is always updated
-        for i in range(native.MAX_EVENTS + 5):
+        for i in range(engine.MAX_EVENTS + 5):
             span.log_kv({"event": f"e{i}"})
-        span.set_tag("long", "x" * (native.MAX_VALUE_LENGTH * 2))
+        span.set_tag("long", "x" * (engine.MAX_VALUE_LENGTH * 2))
         assert span.dropped_attributes == 11
         assert span.dropped_events == 5
         span.finish()
         (record,) = read()
-    assert len(record.attributes) == native.MAX_ATTRIBUTES
+    assert len(record.attributes) == engine.MAX_ATTRIBUTES
     assert record.attributes["k0"] == "replaced"
-    assert len(record.events) == native.MAX_EVENTS
+    assert len(record.events) == engine.MAX_EVENTS
 
 
 def test_long_string_values_are_cut():
@@ -52,7 +52,7 @@ def test_long_string_values_are_cut():
         span = read.tracing.start_span("op", parent=None, tags={"sql": "y" * 100_000})
         span.finish()
         (record,) = read()
-    assert len(record.attributes["sql"]) == native.MAX_VALUE_LENGTH
+    assert len(record.attributes["sql"]) == engine.MAX_VALUE_LENGTH
 
 
 def test_set_error_records_an_exception_event_and_error_status():
@@ -221,11 +221,11 @@ def test_hostile_tags_and_times_never_raise_into_the_caller():
         span.finish(finish_time=object())
         read.tracing.start_span("m" * 100_000, parent=None).finish()
         long_named, record = sorted(read(), key=lambda r: r.name)  # "mmm..." < "nnn..."
-    assert len(long_named.name) == native.MAX_VALUE_LENGTH
+    assert len(long_named.name) == engine.MAX_VALUE_LENGTH
     assert "bad" not in record.attributes and "bad2" not in record.attributes
     assert (record.attributes["7"], record.attributes["8"]) == ("x", "y")
-    assert len(record.attributes["many"]) == native.MAX_SEQUENCE_LENGTH
-    assert len(record.name) == native.MAX_VALUE_LENGTH
+    assert len(record.attributes["many"]) == engine.MAX_SEQUENCE_LENGTH
+    assert len(record.name) == engine.MAX_VALUE_LENGTH
     assert record.events[0].name == "e" and "v" not in record.events[0].attributes
 
 
@@ -268,8 +268,8 @@ def test_opentelemetry_span_limit_variables_are_honoured(monkeypatch, caplog):
             "os-tracing: OTEL_SPAN_EVENT_COUNT_LIMIT = 'lots' is not a non-negative "
             "integer; using 128"]
     finally:
-        native.apply_span_limits({})
-    assert native.MAX_ATTRIBUTES == 128 and native.MAX_VALUE_LENGTH == 8192
+        engine.apply_span_limits({})
+    assert engine.MAX_ATTRIBUTES == 128 and engine.MAX_VALUE_LENGTH == 8192
 
 
 def test_check_config_reports_a_bad_span_limit_variable(monkeypatch, tmp_path):

@@ -2,7 +2,7 @@
 
 Choose it when spans must pass through the SDK itself (its span processors, or a process
 that shares one SDK ``TracerProvider`` with other instrumentation). The default engine
-(:mod:`tracing_middleware.plugins.native`) sends the same spans over OTLP at a fraction of
+(:mod:`tracing_middleware.plugins.opentelemetry`) sends the same spans over OTLP at a fraction of
 the cost per span; see its docstring for why.
 
 The OpenTracing tracer is the shared :class:`OpenTracingFace` (span kind from the

@@ -24,7 +24,25 @@ from tracing_middleware.sampling.base import Sampler
 from tracing_middleware.scope.base import BaseScopeManager
 from tracing_middleware.spancontext import Propagated, SpanContext
 
-__all__ = ["BatchExportPlugin", "OpenTracingFace", "TracerPlugin"]
+__all__ = ["BatchExportPlugin", "DictBaggage", "OpenTracingFace", "TracerPlugin"]
+
+
+class DictBaggage:
+    """Span mixin: OpenTracing baggage kept in a plain dict, ``baggage_items`` of the span
+    context, which the engines copy into each child's context, so children inherit it.
+
+    The dict is reached through ``_context`` rather than the ``context`` and ``baggage``
+    properties: each baggage item of every span passes here.
+    """
+
+    __slots__ = ()
+
+    def set_baggage_item(self, key: str, value: str) -> Any:
+        self._context.baggage_items[key] = value  # type: ignore[attr-defined]
+        return self
+
+    def get_baggage_item(self, key: str) -> str | None:
+        return self._context.baggage_items.get(key)  # type: ignore[attr-defined,no-any-return]
 
 
 class TracerPlugin(abc.ABC):
@@ -40,10 +58,13 @@ class TracerPlugin(abc.ABC):
         self.scope_manager = scope_manager
         self.exporters = tuple(exporters)
 
+    #: Set by each engine before its first span.
+    _tracer: opentracing.Tracer
+
     @property
-    @abc.abstractmethod
     def tracer(self) -> opentracing.Tracer:
         """The OpenTracing tracer the edges use; its scope manager is ours."""
+        return self._tracer
 
     @abc.abstractmethod
     def start_span(self, name: str, *, parent: SpanContext | opentracing.SpanContext | None,

@@ -192,10 +192,6 @@ class JaegerPlugin(BatchExportPlugin):
                          "[tracing] tracer = jaeger; use jaeger+udp://, sqlite:// or "
                          "console://")
 
-    @property
-    def tracer(self) -> opentracing.Tracer:
-        return self._tracer
-
     def start_span(self, name: str, *, parent: SpanContext | opentracing.SpanContext | None,
                    kind: str | None = None, tags: Mapping[str, Any] | None = None,
                    start_time: float | None = None) -> opentracing.Span:

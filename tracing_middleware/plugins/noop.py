@@ -11,34 +11,26 @@ from typing import Any
 
 import opentracing
 
-from tracing_middleware.plugins.base import OpenTracingFace, TracerPlugin
+from tracing_middleware.plugins.base import DictBaggage, OpenTracingFace, TracerPlugin
 from tracing_middleware.spancontext import SpanContext, new_span_id, new_trace_id
 
 __all__ = ["NoopPlugin"]
 
 
 class _Context(opentracing.SpanContext):
-    __slots__ = ("_baggage", "neutral")
+    __slots__ = ("baggage_items", "neutral")
 
     def __init__(self, neutral: SpanContext, baggage: dict[str, str] | None = None) -> None:
         self.neutral = neutral
-        self._baggage = dict(baggage or {})
+        self.baggage_items = dict(baggage or {})
 
     @property
     def baggage(self) -> dict[str, str]:
-        return self._baggage
+        return self.baggage_items
 
 
-class _Span(opentracing.Span):
-    def __init__(self, tracer: opentracing.Tracer, context: _Context) -> None:
-        super().__init__(tracer, context)
-
-    def set_baggage_item(self, key: str, value: str) -> _Span:
-        self.context.baggage[key] = value
-        return self
-
-    def get_baggage_item(self, key: str) -> str | None:
-        return self.context.baggage.get(key)
+class _Span(DictBaggage, opentracing.Span):
+    pass
 
 
 class NoopPlugin(TracerPlugin):
@@ -48,10 +40,6 @@ class NoopPlugin(TracerPlugin):
         super().__init__(*args, **kwargs)
         # No text propagator: OpenTracing's inject and extract stay no-ops here.
         self._tracer = OpenTracingFace(self)
-
-    @property
-    def tracer(self) -> opentracing.Tracer:
-        return self._tracer
 
     def start_span(self, name: str, *, parent: SpanContext | opentracing.SpanContext | None,
                    kind: str | None = None, tags: Mapping[str, Any] | None = None,

@@ -29,7 +29,7 @@ from tracing_middleware.config import ExporterURL
 from tracing_middleware.export.local import local_exporter
 from tracing_middleware.export.otlp_proto import encode_request, encode_resource
 from tracing_middleware.export.records import KINDS, STATUSES, SpanEvent, SpanRecord
-from tracing_middleware.plugins.base import BatchExportPlugin, OpenTracingFace
+from tracing_middleware.plugins.base import BatchExportPlugin, DictBaggage, OpenTracingFace
 from tracing_middleware.propagation import build_propagator
 from tracing_middleware.spancontext import (
     Propagated,
@@ -168,7 +168,7 @@ class NativeContext(opentracing.SpanContext):
         return self.baggage_items
 
 
-class _Span(opentracing.Span):
+class _Span(DictBaggage, opentracing.Span):
     """What both span kinds share: context, baggage and the owner hooks of the facade."""
 
     __slots__ = ("_context", "_os_tracing_owner", "_os_tracing_unit", "_tracer")
@@ -177,13 +177,6 @@ class _Span(opentracing.Span):
         self._tracer = tracer
         self._context = context
         self._os_tracing_unit = False  # read on every activation: a set slot is cheap
-
-    def set_baggage_item(self, key: str, value: str) -> _Span:
-        self._context.baggage_items[key] = value
-        return self
-
-    def get_baggage_item(self, key: str) -> str | None:
-        return self._context.baggage_items.get(key)
 
 
 class NonRecordingSpan(_Span):
@@ -371,10 +364,6 @@ class NativePlugin(BatchExportPlugin):
                          "[tracing] tracer = jaeger")
 
     # -- the contract ------------------------------------------------------------------
-
-    @property
-    def tracer(self) -> opentracing.Tracer:
-        return self._tracer
 
     def start_span(self, name: str, *, parent: SpanContext | opentracing.SpanContext | None,
                    kind: str | None = None, tags: Mapping[str, Any] | None = None,

@@ -42,7 +42,7 @@ from opentelemetry.trace import (
 
 from tracing_middleware.config import ExporterURL
 from tracing_middleware.export.otel_exporters import build_otel_exporter
-from tracing_middleware.plugins.base import BatchExportPlugin, OpenTracingFace
+from tracing_middleware.plugins.base import BatchExportPlugin, DictBaggage, OpenTracingFace
 from tracing_middleware.propagation.base import Getter, Propagator, Setter, default_setter
 from tracing_middleware.sampling.base import Sampler
 from tracing_middleware.spancontext import Propagated, SpanContext, new_span_id, new_trace_id
@@ -152,13 +152,8 @@ class _ContextShim(SpanContextShim):
         return self.baggage_items
 
 
-class _SpanShim(SpanShim):
-    def set_baggage_item(self, key: str, value: str) -> _SpanShim:
-        self.context.baggage_items[key] = value
-        return self
-
-    def get_baggage_item(self, key: str) -> str | None:
-        return self.context.baggage_items.get(key)
+class _SpanShim(DictBaggage, SpanShim):
+    pass
 
 
 class _GlobalTextMap(Propagator):
@@ -221,10 +216,6 @@ class OpenTelemetryPlugin(BatchExportPlugin):
         def export(spans: Sequence[ReadableSpan]) -> bool:
             return exporter.export(spans) is SpanExportResult.SUCCESS
         return export, exporter.shutdown
-
-    @property
-    def tracer(self) -> opentracing.Tracer:
-        return self._tracer
 
     @property
     def provider(self) -> TracerProvider:

@@ -74,6 +74,10 @@ class Peer:
     def __init__(self, args: argparse.Namespace, conf: cfg.ConfigOpts) -> None:
         self.conf = conf
 
+    def check(self) -> None:
+        """Raise if the tracer is not running: better no process than one that passes
+        every message through untraced while the tests wait for spans."""
+
     def root(self) -> contextlib.AbstractContextManager[list[str]]:
         """A root span, current inside; yields its [trace id, span id] in hex."""
         raise NotImplementedError
@@ -107,8 +111,11 @@ class TracedPeer(Peer):
     def _tracing(self) -> Any:
         tracing = tracer.get_tracing()
         if tracing is None:
-            raise RuntimeError("traced+ configured no tracing")
+            raise RuntimeError("traced+ configured no tracing (os-tracing logged why)")
         return tracing
+
+    def check(self) -> None:
+        self._tracing()
 
     @contextlib.contextmanager
     def root(self) -> Iterator[list[str]]:
@@ -358,6 +365,7 @@ def main() -> int:
     conf = cfg.CONF
     conf([], project=args.name)
     agent = Agent(PEERS[args.tracer](args, conf), args.name)
+    agent.peer.check()
     agent.write({"event": "ready"})
     try:
         for line in sys.stdin:

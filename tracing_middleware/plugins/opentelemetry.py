@@ -40,8 +40,8 @@ from tracing_middleware.spancontext import (
     new_trace_id,
 )
 
-__all__ = ["MAX_ATTRIBUTES", "MAX_EVENTS", "MAX_VALUE_LENGTH", "NativeContext",
-           "NativePlugin", "NativeSpan"]
+__all__ = ["MAX_ATTRIBUTES", "MAX_EVENTS", "MAX_VALUE_LENGTH", "OpenTelemetryContext",
+           "OpenTelemetryPlugin", "OpenTelemetrySpan"]
 
 LOG = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def _cleaned(tags: Mapping[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-class NativeContext(opentracing.SpanContext):
+class OpenTelemetryContext(opentracing.SpanContext):
     """Ids, the sampling decision, W3C ``tracestate`` members and baggage."""
 
     __slots__ = ("baggage_items", "sampled", "span_id", "trace_id", "trace_state")
@@ -173,7 +173,7 @@ class _Span(DictBaggage, opentracing.Span):
 
     __slots__ = ("_context", "_os_tracing_owner", "_os_tracing_unit", "_tracer")
 
-    def __init__(self, tracer: opentracing.Tracer, context: NativeContext) -> None:
+    def __init__(self, tracer: opentracing.Tracer, context: OpenTelemetryContext) -> None:
         self._tracer = tracer
         self._context = context
         self._os_tracing_unit = False  # read on every activation: a set slot is cheap
@@ -185,7 +185,7 @@ class NonRecordingSpan(_Span):
     __slots__ = ()
 
 
-class NativeSpan(_Span):
+class OpenTelemetrySpan(_Span):
     """A sampled span. Its fields are what :mod:`otlp_proto` writes, read after ``finish``."""
 
     __slots__ = (
@@ -208,8 +208,8 @@ class NativeSpan(_Span):
         "trace_state",
     )
 
-    def __init__(self, tracer: opentracing.Tracer, context: NativeContext,
-                 emit: Callable[[NativeSpan], None], name: str, parent_id: int,
+    def __init__(self, tracer: opentracing.Tracer, context: OpenTelemetryContext,
+                 emit: Callable[[OpenTelemetrySpan], None], name: str, parent_id: int,
                  parent_remote: bool, kind: int, start_ns: int,
                  attributes: dict[str, Any]) -> None:
         self._tracer = tracer
@@ -233,11 +233,11 @@ class NativeSpan(_Span):
         self.status_code = 0
         self.status_message = ""
 
-    def set_operation_name(self, operation_name: str) -> NativeSpan:
+    def set_operation_name(self, operation_name: str) -> OpenTelemetrySpan:
         self.name = str(operation_name)[:MAX_VALUE_LENGTH]
         return self
 
-    def set_tag(self, key: str, value: Any) -> NativeSpan:
+    def set_tag(self, key: str, value: Any) -> OpenTelemetrySpan:
         if self.end_ns:
             return self
         if type(key) is not str:
@@ -259,7 +259,7 @@ class NativeSpan(_Span):
         return self
 
     def log_kv(self, key_values: Mapping[str, Any], timestamp: float | None = None
-               ) -> NativeSpan:
+               ) -> OpenTelemetrySpan:
         if self.end_ns:
             return self
         if self.events is None:
@@ -277,7 +277,7 @@ class NativeSpan(_Span):
         self.events.append((name, when, attributes))
         return self
 
-    def add_link(self, context: NativeContext | SpanContext) -> None:
+    def add_link(self, context: OpenTelemetryContext | SpanContext) -> None:
         """A FOLLOWS_FROM reference, or any extra parent, as an OTLP link."""
         if self.links is None:
             self.links = []
@@ -291,7 +291,7 @@ class NativeSpan(_Span):
         self._emit(self)
 
 
-def to_record(span: NativeSpan, resource: Mapping[str, Any]) -> SpanRecord:
+def to_record(span: OpenTelemetrySpan, resource: Mapping[str, Any]) -> SpanRecord:
     """A finished native span as the store's engine-neutral record."""
     return SpanRecord(
         trace_id=format_trace_id(span.trace_id), span_id=format_span_id(span.span_id),
@@ -308,7 +308,7 @@ def to_record(span: NativeSpan, resource: Mapping[str, Any]) -> SpanRecord:
         resource=dict(resource))
 
 
-class NativePlugin(BatchExportPlugin):
+class OpenTelemetryPlugin(BatchExportPlugin):
     name = "opentelemetry"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -334,7 +334,7 @@ class NativePlugin(BatchExportPlugin):
     # -- exporters ---------------------------------------------------------------------
 
     def _exporter(self, url: ExporterURL
-                  ) -> tuple[Callable[[Sequence[NativeSpan]], bool], Callable[[], None]]:
+                  ) -> tuple[Callable[[Sequence[OpenTelemetrySpan]], bool], Callable[[], None]]:
         timeout_s = self.settings.export_timeout_ms / 1000.0
         resource = self._encoded_resource
         if url.scheme in ("otlp+http", "otlp+https", "otlp+grpc"):
@@ -348,7 +348,7 @@ class NativePlugin(BatchExportPlugin):
 
                 sender = OTLPHTTPSender(url.url, timeout_s)
 
-            def export(spans: Sequence[NativeSpan]) -> bool:
+            def export(spans: Sequence[OpenTelemetrySpan]) -> bool:
                 try:
                     body = encode_request(spans, resource)
                 except Exception:  # retrying could never fix it: drop, never wedge the queue
@@ -374,7 +374,7 @@ class NativePlugin(BatchExportPlugin):
         trace_state: tuple[tuple[str, str], ...] = ()
         parent_id = 0
         remote = False
-        if isinstance(parent, NativeContext):
+        if isinstance(parent, OpenTelemetryContext):
             trace_id, parent_id = parent.trace_id, parent.span_id
             trace_state, baggage = parent.trace_state, parent.baggage_items
             decided = SpanContext(trace_id, parent_id, parent.sampled, False, trace_state)
@@ -387,7 +387,7 @@ class NativePlugin(BatchExportPlugin):
             decided = None
         # The sampler reads the tags as given; only a span that records pays for cleaning.
         result = self.sampler.should_sample(decided, trace_id, name, kind, tags)
-        context = NativeContext(trace_id, new_span_id(), result.is_sampled, trace_state,
+        context = OpenTelemetryContext(trace_id, new_span_id(), result.is_sampled, trace_state,
                                 baggage)
         if not result.is_sampled:
             return NonRecordingSpan(self._tracer, context)
@@ -400,31 +400,31 @@ class NativePlugin(BatchExportPlugin):
         start_ns = _nanos(start_time) if start_time is not None else time.time_ns()
         if type(name) is not str or len(name) > MAX_VALUE_LENGTH:
             name = str(name)[:MAX_VALUE_LENGTH]
-        return NativeSpan(self._tracer, context, self._emit, name, parent_id, remote,
+        return OpenTelemetrySpan(self._tracer, context, self._emit, name, parent_id, remote,
                           _KIND_CODES.get(kind, 1), start_ns, attributes)
 
     def add_links(self, span: opentracing.Span,
                   contexts: Sequence[opentracing.SpanContext]) -> None:
-        if type(span) is NativeSpan:
+        if type(span) is OpenTelemetrySpan:
             for context in contexts:
-                if isinstance(context, NativeContext):
+                if isinstance(context, OpenTelemetryContext):
                     span.add_link(context)
 
     def pass_through(self, context: SpanContext) -> opentracing.Span:
-        return NonRecordingSpan(self._tracer, NativeContext(
+        return NonRecordingSpan(self._tracer, OpenTelemetryContext(
             context.trace_id, context.span_id, False, context.trace_state))
 
     def suppressed(self, parent: opentracing.Span | opentracing.SpanContext
                    ) -> opentracing.Span | None:
         context = parent.context if isinstance(parent, opentracing.Span) else parent
-        if not isinstance(context, NativeContext):
+        if not isinstance(context, OpenTelemetryContext):
             return None
-        return NonRecordingSpan(self._tracer, NativeContext(
+        return NonRecordingSpan(self._tracer, OpenTelemetryContext(
             context.trace_id, context.span_id, context.sampled, context.trace_state,
             context.baggage_items))
 
     def set_tags(self, span: opentracing.Span, tags: Mapping[str, Any]) -> None:
-        if type(span) is not NativeSpan:
+        if type(span) is not OpenTelemetrySpan:
             return  # unsampled spans record nothing
         if span.end_ns or "span.kind" in tags or "error" in tags or \
                 len(span.attributes) + len(tags) > MAX_ATTRIBUTES:
@@ -436,7 +436,7 @@ class NativePlugin(BatchExportPlugin):
     def span_context_of(self, span: opentracing.Span | opentracing.SpanContext
                         ) -> SpanContext | None:
         context = span.context if isinstance(span, opentracing.Span) else span
-        if not isinstance(context, NativeContext):
+        if not isinstance(context, OpenTelemetryContext):
             return None
         return SpanContext(context.trace_id, context.span_id, context.sampled, False,
                            context.trace_state)
@@ -445,15 +445,15 @@ class NativePlugin(BatchExportPlugin):
         context = found.span_context
         if context is None or not context.is_valid:
             return None
-        return NativeContext(context.trace_id, context.span_id, bool(context.sampled),
+        return OpenTelemetryContext(context.trace_id, context.span_id, bool(context.sampled),
                              context.trace_state, found.baggage)
 
     def is_recording(self, span: opentracing.Span) -> bool:
-        return type(span) is NativeSpan and not span.end_ns
+        return type(span) is OpenTelemetrySpan and not span.end_ns
 
     def set_error(self, span: opentracing.Span, exc: BaseException | None = None,
                   description: str | None = None) -> None:
-        if type(span) is not NativeSpan or span.end_ns:
+        if type(span) is not OpenTelemetrySpan or span.end_ns:
             return
         if exc is not None:
             span.log_kv({"event": "exception", "exception.type": type(exc).__qualname__,

@@ -47,7 +47,7 @@ from tracing_middleware.propagation.base import Getter, Propagator, Setter, defa
 from tracing_middleware.sampling.base import Sampler
 from tracing_middleware.spancontext import Propagated, SpanContext, new_span_id, new_trace_id
 
-__all__ = ["OpenTelemetryPlugin"]
+__all__ = ["OpenTelemetrySDKPlugin"]
 
 LOG = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class _Emitter(SpanProcessor):
     """The SDK's hook in front of the engine's batch processors: sampled spans go in, and
     the provider's own ``force_flush`` and ``shutdown`` reach them too."""
 
-    def __init__(self, plugin: OpenTelemetryPlugin) -> None:
+    def __init__(self, plugin: OpenTelemetrySDKPlugin) -> None:
         self._plugin = plugin
 
     def on_start(self, span: Any, parent_context: Any = None) -> None:
@@ -191,7 +191,7 @@ def _otel_context(parent: SpanContext) -> otel_trace.SpanContext:
         trace_state=TraceState(list(parent.trace_state)) if parent.trace_state else None)
 
 
-class OpenTelemetryPlugin(BatchExportPlugin):
+class OpenTelemetrySDKPlugin(BatchExportPlugin):
     name = "opentelemetry-sdk"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

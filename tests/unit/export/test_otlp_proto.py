@@ -12,7 +12,7 @@ from tracing_middleware.export.otlp_proto import encode_request, encode_resource
 
 
 class FakeSpan:
-    """Stands in for NativeSpan: the encoder reads plain attributes only."""
+    """Stands in for OpenTelemetrySpan: the encoder reads plain attributes only."""
 
     def __init__(self, **fields):
         self.trace_id = 0x0AF7651916CD43DD8448EB211C80319C

@@ -24,7 +24,7 @@ def _reset():
 def test_default_engine_is_opentelemetry(tmp_path):
     tracing = tracer.setup(load_settings(None, {"exporters": f"sqlite:///{tmp_path}/t.db",
                                                 "integrations": ""}, environ={}))
-    assert isinstance(tracing.plugin, engine.NativePlugin)
+    assert isinstance(tracing.plugin, engine.OpenTelemetryPlugin)
     assert tracing.plugin.name == "opentelemetry"
 
 

@@ -22,7 +22,7 @@ import opentracing
 from tracing_middleware.config import ExporterURL
 from tracing_middleware.export.local import local_exporter
 from tracing_middleware.export.records import SpanEvent, SpanRecord
-from tracing_middleware.plugins.base import BatchExportPlugin
+from tracing_middleware.plugins.base import BatchExportPlugin, OpenTracingFace
 from tracing_middleware.spancontext import (
     SpanContext,
     format_span_id,
@@ -163,6 +163,22 @@ class _UDPAgent:
         self._socket.close()
 
 
+class _JaegerFace(OpenTracingFace):
+    """The shared parent rule over jaeger-client's spans, with jaeger-client's own codecs
+    (``uber-trace-id``, binary) for inject and extract, as its users expect."""
+
+    def __init__(self, plugin: JaegerPlugin, client: Any) -> None:
+        super().__init__(plugin)
+        self._client = client
+
+    def inject(self, span_context: opentracing.SpanContext, format: str,
+               carrier: Any) -> None:
+        self._client.inject(span_context, format, carrier)
+
+    def extract(self, format: str, carrier: Any) -> opentracing.SpanContext:
+        return self._client.extract(format, carrier)
+
+
 class JaegerPlugin(BatchExportPlugin):
     name = "jaeger"
 
@@ -171,14 +187,15 @@ class JaegerPlugin(BatchExportPlugin):
         jaeger_client = _require_jaeger()
         self._service = self.settings.service_name
         self._start_processors()
-        self._tracer = jaeger_client.Tracer(
+        self._client = jaeger_client.Tracer(
             service_name=self._service, reporter=_Reporter(self._emit),
             sampler=_SamplerAdapter(self), generate_128bit_trace_id=True,
             scope_manager=self.scope_manager)
         # NOTE(os-tracing): jaeger-client draws ids from a random.Random of its own, which
         # nothing reseeds after a fork: workers forked after setup (uwsgi, gunicorn with
         # preload) would repeat each other's trace and span ids.
-        self._tracer._random_id = _random_id
+        self._client._random_id = _random_id
+        self._tracer = _JaegerFace(self, self._client)
 
     def _exporter(self, url: ExporterURL
                   ) -> tuple[Callable[[Sequence[Any]], bool], Callable[[], None] | None]:
@@ -210,7 +227,7 @@ class JaegerPlugin(BatchExportPlugin):
                 flags = (_SAMPLED if result.is_sampled else 0) | (
                     _DEBUG if parent.debug or parent.forced else 0)
                 parent = JaegerContext(parent.trace_id, parent.span_id, None, flags)
-        return self._tracer.start_span(name, child_of=parent, tags=tags,
+        return self._client.start_span(name, child_of=parent, tags=tags,
                                        start_time=start_time, ignore_active_span=True)
 
     def span_context_of(self, span: opentracing.Span | opentracing.SpanContext

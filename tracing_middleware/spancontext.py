@@ -65,7 +65,9 @@ class SpanContext(NamedTuple):
     ``sampled`` is ``None`` when the caller deferred the decision (B3 and Jaeger allow
     it). ``forced`` is set only by a verified osprofiler signature: it is the one signal
     from outside that overrides the sampling policy. ``trace_state`` keeps W3C
-    ``tracestate`` members, already validated, in order.
+    ``tracestate`` members, already validated, in order. ``random`` is W3C Trace Context
+    Level 2's random flag: the low 56 bits of the trace id are random. It holds for ids we
+    generate and is carried on from a caller that set it, never claimed for another.
 
     A named tuple, not a frozen dataclass: as immutable, and built in a quarter of the
     time, which counts because every message and outgoing call builds a few.
@@ -78,6 +80,7 @@ class SpanContext(NamedTuple):
     trace_state: tuple[tuple[str, str], ...] = ()
     forced: bool = False
     debug: bool = False
+    random: bool = False
 
     @property
     def is_valid(self) -> bool:

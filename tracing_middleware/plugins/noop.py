@@ -52,9 +52,9 @@ class NoopPlugin(TracerPlugin):
             parent = parent.neutral
         if isinstance(parent, SpanContext) and parent.is_valid:
             neutral = SpanContext(parent.trace_id, new_span_id(), parent.sampled, False,
-                                  parent.trace_state)
+                                  parent.trace_state, random=parent.random)
         else:
-            neutral = SpanContext(new_trace_id(), new_span_id(), False, False)
+            neutral = SpanContext(new_trace_id(), new_span_id(), False, False, random=True)
         return _Span(self._tracer, _Context(neutral, baggage))
 
     def span_context_of(self, span: opentracing.Span | opentracing.SpanContext

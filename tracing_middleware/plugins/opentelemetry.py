@@ -149,18 +149,20 @@ def _cleaned(tags: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class OpenTelemetryContext(opentracing.SpanContext):
-    """Ids, the sampling decision, W3C ``tracestate`` members and baggage."""
+    """Ids, the sampling decision, W3C ``tracestate`` members, baggage and whether the
+    trace id is random (W3C Level 2's random flag)."""
 
-    __slots__ = ("baggage_items", "sampled", "span_id", "trace_id", "trace_state")
+    __slots__ = ("baggage_items", "random", "sampled", "span_id", "trace_id", "trace_state")
 
     def __init__(self, trace_id: int, span_id: int, sampled: bool,
                  trace_state: tuple[tuple[str, str], ...] = (),
-                 baggage: Mapping[str, str] | None = None) -> None:
+                 baggage: Mapping[str, str] | None = None, random: bool = True) -> None:
         self.trace_id = trace_id
         self.span_id = span_id
         self.sampled = sampled
         self.trace_state = trace_state
         self.baggage_items: dict[str, str] = dict(baggage) if baggage else {}
+        self.random = random
 
     @property
     def baggage(self) -> dict[str, str]:  # type: ignore[override]
@@ -374,21 +376,26 @@ class OpenTelemetryPlugin(BatchExportPlugin):
         trace_state: tuple[tuple[str, str], ...] = ()
         parent_id = 0
         remote = False
+        random = True  # a trace id of ours is random
         if isinstance(parent, OpenTelemetryContext):
             trace_id, parent_id = parent.trace_id, parent.span_id
             trace_state, baggage = parent.trace_state, parent.baggage_items
-            decided = SpanContext(trace_id, parent_id, parent.sampled, False, trace_state)
+            random = parent.random
+            decided = SpanContext(trace_id, parent_id, parent.sampled, False, trace_state,
+                                  random=random)
         elif isinstance(parent, SpanContext) and parent.is_valid:
             trace_id, parent_id, remote = parent.trace_id, parent.span_id, True
-            trace_state = parent.trace_state
+            trace_state, random = parent.trace_state, parent.random
             decided = parent
         else:
             trace_id = new_trace_id()
             decided = None
         # The sampler reads the tags as given; only a span that records pays for cleaning.
         result = self.sampler.should_sample(decided, trace_id, name, kind, tags)
+        if result.trace_state is not None:
+            trace_state = result.trace_state
         context = OpenTelemetryContext(trace_id, new_span_id(), result.is_sampled, trace_state,
-                                baggage)
+                                       baggage, random)
         if not result.is_sampled:
             return NonRecordingSpan(self._tracer, context)
         attributes = _cleaned(tags) if tags else {}
@@ -412,7 +419,8 @@ class OpenTelemetryPlugin(BatchExportPlugin):
 
     def pass_through(self, context: SpanContext) -> opentracing.Span:
         return NonRecordingSpan(self._tracer, OpenTelemetryContext(
-            context.trace_id, context.span_id, False, context.trace_state))
+            context.trace_id, context.span_id, False, context.trace_state,
+            random=context.random))
 
     def suppressed(self, parent: opentracing.Span | opentracing.SpanContext
                    ) -> opentracing.Span | None:
@@ -421,7 +429,7 @@ class OpenTelemetryPlugin(BatchExportPlugin):
             return None
         return NonRecordingSpan(self._tracer, OpenTelemetryContext(
             context.trace_id, context.span_id, context.sampled, context.trace_state,
-            context.baggage_items))
+            context.baggage_items, context.random))
 
     def set_tags(self, span: opentracing.Span, tags: Mapping[str, Any]) -> None:
         if type(span) is not OpenTelemetrySpan:
@@ -439,14 +447,14 @@ class OpenTelemetryPlugin(BatchExportPlugin):
         if not isinstance(context, OpenTelemetryContext):
             return None
         return SpanContext(context.trace_id, context.span_id, context.sampled, False,
-                           context.trace_state)
+                           context.trace_state, random=context.random)
 
     def context_from(self, found: Propagated) -> opentracing.SpanContext | None:
         context = found.span_context
         if context is None or not context.is_valid:
             return None
         return OpenTelemetryContext(context.trace_id, context.span_id, bool(context.sampled),
-                             context.trace_state, found.baggage)
+                                    context.trace_state, found.baggage, context.random)
 
     def is_recording(self, span: opentracing.Span) -> bool:
         return type(span) is OpenTelemetrySpan and not span.end_ns

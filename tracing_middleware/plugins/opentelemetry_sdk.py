@@ -66,29 +66,39 @@ _EMPTY: Mapping[str, str] = {}
 
 
 class _SamplerAdapter(otel_sampling.Sampler):
-    """Runs our sampler inside the SDK, unless the facade has already decided."""
+    """Runs our sampler inside the SDK, unless the facade has already decided (and then
+    hands the SDK the tracestate that decision gave, see :meth:`preset`)."""
 
     def __init__(self, sampler: Sampler) -> None:
         self._sampler = sampler
+        self._decided = threading.local()
+
+    def preset(self, trace_state: tuple[tuple[str, str], ...] | None) -> None:
+        """The tracestate of the span this thread starts next on a decision already made
+        (``None``: its parent's)."""
+        self._decided.trace_state = trace_state
 
     def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None,
                       links=None, trace_state=None) -> otel_sampling.SamplingResult:
         parent_span = otel_trace.get_current_span(parent_context).get_span_context()
         attrs = dict(attributes) if attributes else {}
         if attrs.pop(DECIDED_ATTRIBUTE, False):
+            decided = getattr(self._decided, "trace_state", None)
             return otel_sampling.SamplingResult(
                 otel_sampling.Decision.RECORD_AND_SAMPLE, attrs,
-                parent_span.trace_state if parent_span.is_valid else None)
+                TraceState(list(decided)) if decided is not None
+                else parent_span.trace_state if parent_span.is_valid else None)
         parent = None
         parent_state = None
         if parent_span.is_valid:
             parent_state = parent_span.trace_state
-            parent = SpanContext(parent_span.trace_id, parent_span.span_id,
-                                 parent_span.trace_flags.sampled, parent_span.is_remote)
+            parent = _neutral(parent_span, parent_span.is_remote)
         result = self._sampler.should_sample(parent, trace_id, name, _KIND_NAMES.get(kind),
                                              attrs)
         if result.attributes:
             attrs.update(result.attributes)
+        if result.trace_state is not None:
+            parent_state = TraceState(list(result.trace_state))
         decision = (otel_sampling.Decision.RECORD_AND_SAMPLE if result.is_sampled
                     else otel_sampling.Decision.DROP)
         return otel_sampling.SamplingResult(decision, attrs, parent_state)
@@ -139,6 +149,10 @@ class _PresetIds(IdGenerator):
             return trace_id
         return new_trace_id()
 
+    def is_trace_id_random(self) -> bool:
+        """Ours are: the SDK then sets W3C Level 2's random flag on the traces we start."""
+        return True
+
 
 class _ContextShim(SpanContextShim):
     def __init__(self, otel_context: otel_trace.SpanContext,
@@ -170,9 +184,7 @@ class _GlobalTextMap(Propagator):
             propagate.get_global_textmap().extract(carrier)).get_span_context()
         if not context.is_valid:
             return propagated
-        return propagated.with_span_context(SpanContext(
-            context.trace_id, context.span_id, context.trace_flags.sampled, True,
-            tuple(context.trace_state.items())))
+        return propagated.with_span_context(_neutral(context, True))
 
     def inject(self, carrier: Any, propagated: Propagated,
                setter: Setter[Any] = default_setter) -> None:
@@ -183,12 +195,23 @@ class _GlobalTextMap(Propagator):
             carrier, context=set_span_in_context(NonRecordingSpan(_otel_context(context))))
 
 
+#: TraceFlags' Level 2 random trace id bit.
+_RANDOM = 0x02
+
+
 def _otel_context(parent: SpanContext) -> otel_trace.SpanContext:
+    flags = (TraceFlags.SAMPLED if parent.sampled or parent.forced else TraceFlags.DEFAULT) \
+        | (_RANDOM if parent.random else 0)
     return otel_trace.SpanContext(
         parent.trace_id, parent.span_id, is_remote=parent.remote,
-        trace_flags=TraceFlags(TraceFlags.SAMPLED if parent.sampled or parent.forced
-                               else TraceFlags.DEFAULT),
+        trace_flags=TraceFlags(flags),
         trace_state=TraceState(list(parent.trace_state)) if parent.trace_state else None)
+
+
+def _neutral(context: otel_trace.SpanContext, remote: bool) -> SpanContext:
+    return SpanContext(context.trace_id, context.span_id, context.trace_flags.sampled,
+                       remote, tuple(context.trace_state.items()),
+                       random=bool(context.trace_flags & _RANDOM))
 
 
 class OpenTelemetrySDKPlugin(BatchExportPlugin):
@@ -199,8 +222,9 @@ class OpenTelemetrySDKPlugin(BatchExportPlugin):
         attributes: dict[str, Any] = dict(self.settings.resource_attributes)
         attributes["service.name"] = self.settings.service_name
         self._ids = _PresetIds()
+        self._adapter = _SamplerAdapter(self.sampler)
         self._provider = TracerProvider(
-            sampler=_SamplerAdapter(self.sampler), id_generator=self._ids,
+            sampler=self._adapter, id_generator=self._ids,
             resource=Resource.create(attributes),
             shutdown_on_exit=False,
         )
@@ -233,11 +257,12 @@ class OpenTelemetrySDKPlugin(BatchExportPlugin):
             trace_id = new_trace_id()
             result = self.sampler.should_sample(None, trace_id, name, kind, attributes)
             if not result.is_sampled:
-                return self._unsampled(trace_id, None, baggage)
+                return self._unsampled(trace_id, None, baggage, result.trace_state)
             attributes[DECIDED_ATTRIBUTE] = True
             if result.attributes:
                 attributes.update(result.attributes)
             self._ids.preset(trace_id)
+            self._adapter.preset(result.trace_state)
             try:
                 span = self._otel_tracer.start_span(
                     name, context=set_span_in_context(otel_trace.INVALID_SPAN),
@@ -245,16 +270,19 @@ class OpenTelemetrySDKPlugin(BatchExportPlugin):
                     start_time=int(start_time * 1e9) if start_time is not None else None)
             finally:
                 self._ids.preset(None)
+                self._adapter.preset(None)
             return _SpanShim(self._tracer, _ContextShim(span.get_span_context(), baggage),
                              span)
         if isinstance(parent, SpanContext):
             result = self.sampler.should_sample(parent, parent.trace_id, name, kind,
                                                 attributes)
             if not result.is_sampled:
-                return self._unsampled(parent.trace_id, parent, baggage)
+                return self._unsampled(parent.trace_id, parent, baggage, result.trace_state)
             attributes[DECIDED_ATTRIBUTE] = True
             if result.attributes:
                 attributes.update(result.attributes)
+            if result.trace_state is not None:
+                parent = parent._replace(trace_state=result.trace_state)
             context = set_span_in_context(NonRecordingSpan(_otel_context(parent)))
         elif isinstance(parent, SpanContextShim):
             baggage = getattr(parent, "baggage_items", _EMPTY)
@@ -269,12 +297,15 @@ class OpenTelemetrySDKPlugin(BatchExportPlugin):
         return _SpanShim(self._tracer, _ContextShim(span.get_span_context(), baggage), span)
 
     def _unsampled(self, trace_id: int, parent: SpanContext | None,
-                   baggage: Mapping[str, str]) -> opentracing.Span:
-        """A non-recording span that still carries the context (and the decision) on."""
-        state = TraceState(list(parent.trace_state)) if parent and parent.trace_state \
-            else None
+                   baggage: Mapping[str, str],
+                   decided: tuple[tuple[str, str], ...] | None) -> opentracing.Span:
+        """A non-recording span that still carries the context (and the decision) on,
+        with the tracestate the decision gave (``decided``) or else its parent's."""
+        members = decided if decided is not None else parent.trace_state if parent else ()
+        state = TraceState(list(members)) if members else None
+        random = parent.random if parent is not None else True
         context = otel_trace.SpanContext(trace_id, new_span_id(), is_remote=False,
-                                         trace_flags=TraceFlags(TraceFlags.DEFAULT),
+                                         trace_flags=TraceFlags(_RANDOM if random else 0),
                                          trace_state=state)
         return _SpanShim(self._tracer, _ContextShim(context, baggage),
                          NonRecordingSpan(context))
@@ -287,9 +318,7 @@ class OpenTelemetrySDKPlugin(BatchExportPlugin):
         otel_context = context.unwrap()
         if not otel_context.is_valid:
             return None
-        return SpanContext(otel_context.trace_id, otel_context.span_id,
-                           otel_context.trace_flags.sampled, False,
-                           tuple(otel_context.trace_state.items()))
+        return _neutral(otel_context, False)
 
     def context_from(self, found: Propagated) -> opentracing.SpanContext:
         """As the OpenTelemetry shim's ``extract``: no valid context gives an invalid one,

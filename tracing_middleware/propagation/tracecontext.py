@@ -41,7 +41,6 @@ _KEY = re.compile(r"[a-z0-9][_0-9a-z\-*/@]{0,255}")
 # 3.3.1.3.2 value: 0*255(chr) nblk-chr; chr = %x20 / nblk-chr; no ',' or '='.
 _VALUE = re.compile(r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]")
 _OWS = " \t"
-_ODD_HEX = "13579bdf"
 
 #: 3.3.1.1: "There can be a maximum of 32 list-members in a list."
 MAX_MEMBERS = 32
@@ -135,16 +134,21 @@ def parse_traceparent(header: Any) -> SpanContext | None:
     # 3.2.2.3 / 3.2.2.4: all-zero trace-id or parent-id is invalid.
     if trace_id == 0 or span_id == 0:
         return None
-    # 3.2.2.5: only the sampled bit (bit 0) is defined; other bits are ignored. The
-    # last hex digit holds it: odd means sampled. (``remote`` defaults to True.)
-    return SpanContext(trace_id, span_id, flags_hex[1] in _ODD_HEX)
+    # 3.2.2.5: bit 0 is sampled, bit 1 (Level 2) the random trace id; other bits are
+    # ignored. The last hex digit holds both. (``remote`` defaults to True.)
+    flags = int(flags_hex[1], 16)
+    return SpanContext(trace_id, span_id, bool(flags & 1), random=bool(flags & 2))
 
 
 def format_traceparent(context: SpanContext) -> str:
-    """Version 00 for a valid context. A deferred decision (sampled None) has no W3C
-    encoding: it goes out as 00, as does anything not sampled."""
-    flags = "01" if (context.sampled or context.forced) else "00"
+    """Version 00 for a valid context, with the sampled and random flags. A deferred
+    decision (sampled None) has no W3C encoding: it goes out as not sampled."""
+    flags = _FLAGS[bool(context.sampled or context.forced)][context.random]
     return f"00-{context.trace_id:032x}-{context.span_id:016x}-{flags}"
+
+
+#: ``_FLAGS[sampled][random]``: the trace-flags field.
+_FLAGS = (("00", "02"), ("01", "03"))
 
 
 class TraceContextPropagator(Propagator):

@@ -159,7 +159,7 @@ def test_cap_counts_children_on_the_unit_span_and_keeps_the_trace_going(service)
     (call,) = [s for s in spans if s.kind == "client" and s not in _db_spans(spans)]
     assert call.parent_span_id == server.span_id
     (traceparent,) = service.downstream
-    assert traceparent == f"00-{server.trace_id}-{call.span_id}-01"
+    assert traceparent == f"00-{server.trace_id}-{call.span_id}-03"  # sampled, random id
 
 
 def test_a_left_out_span_hands_the_trace_on_under_its_parent():
@@ -182,7 +182,7 @@ def test_a_left_out_span_hands_the_trace_on_under_its_parent():
             root.finish()
         root_ctx = tracing.span_context_of(root)
         assert carrier["traceparent"] == \
-            f"00-{root_ctx.trace_id:032x}-{root_ctx.span_id:016x}-01"
+            f"00-{root_ctx.trace_id:032x}-{root_ctx.span_id:016x}-03"
 
 
 def test_unit_under_the_cap_has_no_dropped_attribute(service):

@@ -260,15 +260,29 @@ def test_inject_writes_version_00_with_our_span_id():
     (None, True, "01"),
 ])
 def test_inject_flags(sampled, forced, flags):
-    """3.2.2.5: only the sampled bit is ever set; forced means sampled; a deferred
-    decision has no W3C encoding and goes out as 00."""
+    """3.2.2.5: the sampled bit; forced means sampled; a deferred decision has no W3C
+    encoding and goes out as 00."""
     carrier = _inject(SpanContext(int(TRACE, 16), 1, sampled, forced=forced))
     assert carrier["traceparent"].endswith(f"-{flags}")
 
 
-def test_unknown_flags_are_not_forwarded():
-    """3.2.2.5.2: undefined flags are reserved; "Vendors MUST set those to zero"."""
-    assert _inject(_extract(f"00-{TRACE}-{SPAN}-ff"))["traceparent"] == VALID
+@pytest.mark.parametrize(("received", "forwarded"), [
+    ("ff", "03"), ("fe", "02"), ("02", "02"), ("03", "03"), ("01", "01"), ("fd", "01"),
+])
+def test_only_the_sampled_and_random_flags_are_forwarded(received, forwarded):
+    """3.2.2.5: Level 2 defines bit 0 (sampled) and bit 1 (random trace id); the other
+    bits are reserved, and "Vendors MUST set those to zero"."""
+    context = _extract(f"00-{TRACE}-{SPAN}-{received}")
+    assert context.random is bool(int(forwarded, 16) & 2)
+    assert _inject(context)["traceparent"] == f"00-{TRACE}-{SPAN}-{forwarded}"
+
+
+def test_a_context_without_the_random_flag_never_claims_it():
+    """Only a trace id known to be random carries the flag: formats without one (B3,
+    Jaeger, osprofiler) continue without it."""
+    assert _inject(SpanContext(int(TRACE, 16), int(SPAN, 16), True))["traceparent"] == VALID
+    assert _inject(SpanContext(int(TRACE, 16), int(SPAN, 16), True, random=True)
+                   )["traceparent"] == VALID[:-2] + "03"
 
 
 def test_tracestate_is_forwarded_unchanged():

@@ -16,7 +16,6 @@ from tracing_middleware.propagation.base import (
     Getter,
     Propagator,
     Setter,
-    default_setter,
     first_value,
 )
 from tracing_middleware.spancontext import Propagated, SpanContext
@@ -86,11 +85,8 @@ class B3SinglePropagator(Propagator):
         return propagated.with_span_context(
             SpanContext(ids[0], ids[1], sampled, remote=True, debug=debug))
 
-    def inject(self, carrier: Any, propagated: Propagated,
-               setter: Setter[Any] = default_setter) -> None:
-        context = propagated.span_context
-        if context is None or not context.is_valid:
-            return
+    def _inject(self, carrier: Any, context: SpanContext, propagated: Propagated,
+                setter: Setter[Any]) -> None:
         value = f"{context.trace_id_hex}-{context.span_id_hex}"
         state = _sampling_state(context)
         if state is not None:
@@ -129,11 +125,8 @@ class B3MultiPropagator(Propagator):
         return propagated.with_span_context(
             SpanContext(ids[0], ids[1], sampled, remote=True, debug=debug))
 
-    def inject(self, carrier: Any, propagated: Propagated,
-               setter: Setter[Any] = default_setter) -> None:
-        context = propagated.span_context
-        if context is None or not context.is_valid:
-            return
+    def _inject(self, carrier: Any, context: SpanContext, propagated: Propagated,
+                setter: Setter[Any]) -> None:
         setter.set(carrier, "X-B3-TraceId", context.trace_id_hex)
         setter.set(carrier, "X-B3-SpanId", context.span_id_hex)
         state = _sampling_state(context)

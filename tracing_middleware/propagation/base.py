@@ -11,7 +11,7 @@ import abc
 from collections.abc import Iterable, MutableMapping
 from typing import Any, Generic, TypeVar
 
-from tracing_middleware.spancontext import EMPTY, Propagated
+from tracing_middleware.spancontext import EMPTY, Propagated, SpanContext
 
 __all__ = [
     "DictGetter",
@@ -106,12 +106,13 @@ default_setter = DictSetter()
 environ_getter = WSGIEnvironGetter()
 
 
-class Propagator(abc.ABC):
+class Propagator:
     """One wire format.
 
     ``extract`` returns ``propagated`` with this format's part filled in when the carrier
     holds a valid value, and ``propagated`` unchanged otherwise. ``inject`` writes nothing
-    when there is nothing valid to write.
+    when there is nothing valid to write: formats of a span context implement
+    :meth:`_inject`, which only ever sees a valid one.
     """
 
     #: Name operators type in ``propagators``.
@@ -135,10 +136,17 @@ class Propagator(abc.ABC):
         overrides this (or :meth:`extract` itself, taking over its guarantee)."""
         raise NotImplementedError
 
-    @abc.abstractmethod
     def inject(self, carrier: Any, propagated: Propagated,
                setter: Setter[Any] = default_setter) -> None:
-        ...
+        context = propagated.span_context
+        if context is not None and context.is_valid:
+            self._inject(carrier, context, propagated, setter)
+
+    def _inject(self, carrier: Any, context: SpanContext, propagated: Propagated,
+                setter: Setter[Any]) -> None:
+        """Write ``context`` (valid); ``propagated`` has the baggage. Every format of a
+        span context overrides this (baggage overrides :meth:`inject` itself)."""
+        raise NotImplementedError
 
 
 def first_value(getter: Getter[Any], carrier: Any, key: str) -> str | None:

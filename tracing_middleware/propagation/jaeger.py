@@ -17,7 +17,6 @@ from tracing_middleware.propagation.base import (
     Getter,
     Propagator,
     Setter,
-    default_setter,
     first_value,
 )
 from tracing_middleware.spancontext import Propagated, SpanContext
@@ -93,11 +92,8 @@ class JaegerPropagator(Propagator):
             baggage[key] = urllib.parse.unquote(item)
         return baggage
 
-    def inject(self, carrier: Any, propagated: Propagated,
-               setter: Setter[Any] = default_setter) -> None:
-        context = propagated.span_context
-        if context is None or not context.is_valid:
-            return
+    def _inject(self, carrier: Any, context: SpanContext, propagated: Propagated,
+                setter: Setter[Any]) -> None:
         if context.debug:
             flags = _SAMPLED | _DEBUG
         else:

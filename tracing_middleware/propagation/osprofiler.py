@@ -32,7 +32,6 @@ from tracing_middleware.propagation.base import (
     Getter,
     Propagator,
     Setter,
-    default_setter,
     first_value,
 )
 from tracing_middleware.spancontext import Propagated, SpanContext
@@ -141,11 +140,9 @@ class OSProfilerPropagator(Propagator):
             return None
         return _context_from(payload["base_id"], payload.get("parent_id"))
 
-    def inject(self, carrier: Any, propagated: Propagated,
-               setter: Setter[Any] = default_setter) -> None:
-        context = propagated.span_context
-        if not self._keys or context is None or not context.is_valid or not (
-                context.sampled or context.forced):
+    def _inject(self, carrier: Any, context: SpanContext, propagated: Propagated,
+                setter: Setter[Any]) -> None:
+        if not self._keys or not (context.sampled or context.forced):
             return
         base_id, parent_id = uuids_for(context.trace_id, context.span_id)
         # Same bytes as upstream signed_pack({"base_id", "parent_id"}, key)[0].

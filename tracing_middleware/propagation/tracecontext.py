@@ -16,7 +16,6 @@ from tracing_middleware.propagation.base import (
     Getter,
     Propagator,
     Setter,
-    default_setter,
 )
 from tracing_middleware.spancontext import Propagated, SpanContext
 
@@ -173,11 +172,8 @@ class TraceContextPropagator(Propagator):
             context = context._replace(trace_state=state)
         return propagated.with_span_context(context)
 
-    def inject(self, carrier: Any, propagated: Propagated,
-               setter: Setter[Any] = default_setter) -> None:
-        context = propagated.span_context
-        if context is None or not context.is_valid:
-            return
+    def _inject(self, carrier: Any, context: SpanContext, propagated: Propagated,
+                setter: Setter[Any]) -> None:
         setter.set(carrier, "traceparent", format_traceparent(context))
         if context.trace_state:
             state = format_tracestate(context.trace_state)

@@ -4,6 +4,7 @@ to the user's real span store, no OpenTelemetry environment leaking in from the 
 from __future__ import annotations
 
 import os
+import socket
 
 import pytest
 
@@ -14,6 +15,23 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "allow_swallowed: the test provokes internal errors "
                                        "that guarded() is expected to swallow")
     config.addinivalue_line("markers", "stress: long-running; run with tox -e stress")
+
+
+_rabbit: list[bool] = []
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``rabbit`` fails at once, saying why, when RabbitMQ is not up."""
+    if item.get_closest_marker("rabbit") is None:
+        return
+    if not _rabbit:
+        try:
+            with socket.create_connection(("127.0.0.1", 5672), 2):
+                _rabbit.append(True)
+        except OSError:
+            _rabbit.append(False)
+    if not _rabbit[0]:
+        pytest.fail("RabbitMQ is not listening on 127.0.0.1:5672 (.ci/run starts it)")
 
 
 @pytest.fixture(autouse=True, scope="session")

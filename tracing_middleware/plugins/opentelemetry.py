@@ -419,8 +419,8 @@ class OpenTelemetryPlugin(BatchExportPlugin):
 
     def pass_through(self, context: SpanContext) -> opentracing.Span:
         return NonRecordingSpan(self._tracer, OpenTelemetryContext(
-            context.trace_id, context.span_id, False, context.trace_state,
-            random=context.random))
+            context.trace_id, context.span_id, False, context.trace_state, None,
+            context.random))
 
     def suppressed(self, parent: opentracing.Span | opentracing.SpanContext
                    ) -> opentracing.Span | None:
@@ -447,7 +447,7 @@ class OpenTelemetryPlugin(BatchExportPlugin):
         if not isinstance(context, OpenTelemetryContext):
             return None
         return SpanContext(context.trace_id, context.span_id, context.sampled, False,
-                           context.trace_state, random=context.random)
+                           context.trace_state, False, False, context.random)
 
     def context_from(self, found: Propagated) -> opentracing.SpanContext | None:
         context = found.span_context

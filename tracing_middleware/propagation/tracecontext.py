@@ -134,9 +134,9 @@ def parse_traceparent(header: Any) -> SpanContext | None:
     if trace_id == 0 or span_id == 0:
         return None
     # 3.2.2.5: bit 0 is sampled, bit 1 (Level 2) the random trace id; other bits are
-    # ignored. The last hex digit holds both. (``remote`` defaults to True.)
-    flags = int(flags_hex[1], 16)
-    return SpanContext(trace_id, span_id, bool(flags & 1), random=bool(flags & 2))
+    # ignored. The last hex digit holds both.
+    sampled, random = _FLAG_BITS[flags_hex[1]]
+    return SpanContext(trace_id, span_id, sampled, True, (), False, False, random)
 
 
 def format_traceparent(context: SpanContext) -> str:
@@ -148,6 +148,9 @@ def format_traceparent(context: SpanContext) -> str:
 
 #: ``_FLAGS[sampled][random]``: the trace-flags field.
 _FLAGS = (("00", "02"), ("01", "03"))
+#: The last hex digit of trace-flags -> (sampled, random).
+_FLAG_BITS = {digit: (bool(int(digit, 16) & 1), bool(int(digit, 16) & 2))
+              for digit in "0123456789abcdef"}
 
 
 class TraceContextPropagator(Propagator):

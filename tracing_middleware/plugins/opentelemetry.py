@@ -3,10 +3,11 @@
 Why not the OpenTelemetry SDK on the request path: behind its OpenTracing shim, one
 sampled span costs two objects per span and context, an OTel ``Context`` per start,
 locked bounded attribute and event containers, a ``ReadableSpan`` copy at end, and then
-about 9 µs of protobuf message building at export (``python -m bench --cases span`` and
-the profile in ``doc/source/benchmarks.rst``). Here a sampled span is one object whose
-fields are what OTLP needs; at ``finish`` it is queued as it is, and the exporter thread
-writes the protobuf wire format directly (:mod:`tracing_middleware.export.otlp_proto`).
+protobuf message objects built at export (``python -m bench --cases span`` and the
+profile in ``doc/source/benchmarks.rst`` say what each costs). Here a sampled span is one
+object whose fields are what OTLP needs; at ``finish`` it is queued as it is, and the
+exporter thread writes the protobuf wire format directly
+(:mod:`tracing_middleware.export.otlp_proto`).
 An unsampled span is a context carrier with no-op methods. The data model is
 OpenTelemetry's (span kinds, status, events, links, resource, bounded attributes), so
 collectors, Jaeger and Tempo see the same spans the SDK would send; the SDK engine stays

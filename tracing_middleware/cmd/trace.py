@@ -104,6 +104,7 @@ def register(subparsers: Any) -> None:
                      "`osprofiler trace show --json` output")
     imp.add_argument("--store", help=store_help)
     imp.set_defaults(func=_import)
+    _register_analyses(sub, store_help)
 
 
 def _error(message: str) -> int:
@@ -260,3 +261,106 @@ def _import(args: argparse.Namespace) -> int:
     print(f"imported {written} spans ({len(records) - written} already stored) in "
           f"{len(traces)} trace(s): {', '.join(traces)}")
     return 0
+
+
+# -- critical-path, breakdown, diff: the analyses of views.analysis ---------------------
+
+_TRACE_ID_HELP = ("trace id, a unique prefix of 8+ hex digits, or an osprofiler base id "
+                  "(UUID)")
+
+
+def _register_analyses(sub: Any, store_help: str) -> None:
+    """Add ``critical-path``, ``breakdown`` and ``diff``. Each prints text, or with
+    ``--format json`` the document its analysis in
+    :mod:`tracing_middleware.views.analysis` defines, and finds traces as ``show``
+    does."""
+    critical = sub.add_parser("critical-path", help="the spans that set a trace's latency")
+    critical.add_argument("trace_id", help=_TRACE_ID_HELP)
+    critical.add_argument("--store", help=store_help)
+    critical.add_argument("--format", "-f", default="tree", choices=("tree", "json"),
+                          help="tree (default): the path indented, with each span's "
+                          "share of the latency; json")
+    critical.set_defaults(func=_critical_path)
+
+    split = sub.add_parser("breakdown", help="a trace's time by service and by kind")
+    split.add_argument("trace_id", help=_TRACE_ID_HELP)
+    split.add_argument("--store", help=store_help)
+    split.add_argument("--format", "-f", default="table", choices=("table", "json"),
+                       help="table (default) or json")
+    split.set_defaults(func=_breakdown)
+
+    compare = sub.add_parser("diff", help="two traces of one operation, span by span")
+    compare.add_argument("trace_a", help=_TRACE_ID_HELP)
+    compare.add_argument("trace_b", help="the trace to compare with, the same way")
+    compare.add_argument("--store", help=store_help)
+    compare.add_argument("--min-change", type=parse_duration_ns, default=0,
+                         help="list a changed span only if its duration changed by more "
+                         "than this: 1ms, 500us (default: any change)")
+    compare.add_argument("--format", "-f", default="table", choices=("table", "json"),
+                         help="table (default) or json")
+    compare.set_defaults(func=_diff)
+
+
+def _load_traces(url_arg: str | None, trace_ids: Sequence[str]
+                 ) -> tuple[list[Any], str | None]:
+    """The traces named (as ``show`` finds them), or the message for the first missing:
+    no store, not found, or an ambiguous prefix with its candidates."""
+    from tracing_middleware.export.store import StoreError
+
+    try:
+        store = _open(url_arg)
+    except ValueError as exc:
+        return [], str(exc)
+    if not os.path.exists(store.path):
+        return [], f"trace {trace_ids[0]} not found: store {store.path} does not exist"
+    traces = []
+    try:
+        for trace_id in trace_ids:
+            trace = store.get_trace(trace_id)
+            if trace is None:
+                matches = store.find_trace_ids(trace_id.replace("-", ""), limit=5)
+                if len(matches) > 1 and len(trace_id) >= 8:
+                    return [], (f"trace id prefix {trace_id} is ambiguous: "
+                                f"{', '.join(matches)}{', ...' if len(matches) == 5 else ''}")
+                return [], f"trace {trace_id} not found in {store.path}"
+            traces.append(trace)
+    except StoreError as exc:
+        return [], str(exc)
+    finally:
+        store.close()
+    return traces, None
+
+
+def _print_report(report: Any, as_json: bool, text: Callable[[Any], str]) -> int:
+    print(json.dumps(report, indent=2, default=str) if as_json else text(report))
+    return 0
+
+
+def _critical_path(args: argparse.Namespace) -> int:
+    from tracing_middleware.views import analysis, analysis_text
+
+    traces, problem = _load_traces(args.store, [args.trace_id])
+    if problem is not None:
+        return _error(problem)
+    return _print_report(analysis.critical_path(traces[0]), args.format == "json",
+                         analysis_text.critical_path)
+
+
+def _breakdown(args: argparse.Namespace) -> int:
+    from tracing_middleware.views import analysis, analysis_text
+
+    traces, problem = _load_traces(args.store, [args.trace_id])
+    if problem is not None:
+        return _error(problem)
+    return _print_report(analysis.breakdown(traces[0]), args.format == "json",
+                         analysis_text.breakdown)
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from tracing_middleware.views import analysis, analysis_text
+
+    traces, problem = _load_traces(args.store, [args.trace_a, args.trace_b])
+    if problem is not None:
+        return _error(problem)
+    report = analysis.diff(traces[0], traces[1], min_change_ns=args.min_change)
+    return _print_report(report, args.format == "json", analysis_text.diff)

@@ -94,27 +94,10 @@ def _unique(spans: Iterable[SpanRecord]) -> list[SpanRecord]:
     return result
 
 
-def _children(spans: Sequence[SpanRecord]) -> dict[str, list[SpanRecord]]:
-    """Children by parent id, in start order; a span naming itself as parent has none."""
-    ids = {s.span_id for s in spans}
-    children: dict[str, list[SpanRecord]] = {}
-    for span in spans:
-        parent = span.parent_span_id
-        if parent and parent in ids and parent != span.span_id:
-            children.setdefault(parent, []).append(span)
-    return children
-
-
 def _root(spans: Sequence[SpanRecord]) -> tuple[SpanRecord, list[SpanRecord],
                                                 dict[str, list[SpanRecord]]]:
-    """The trace's root, the spans it adopts, and children by parent id.
-
-    The root is the earliest-starting span without a parent, failing that the
-    earliest-starting span whose parent is not stored (as ``trace list`` names a trace's
-    root). Every other top-level span, an orphan whose parent was not stored or a second
-    parentless span, is adopted as a child of the root: its real parent is lost somewhere
-    below the root, and its work happened during the request all the same.
-    """
+    """The trace's root, the other top-level spans (orphans) it adopts, and children
+    by parent id; see :func:`critical_path` for the rule."""
     roots, children = children_of(Trace("", list(spans)))
     if not roots:  # every span is in a parent cycle: start from the earliest
         return spans[0], [], children
@@ -179,8 +162,12 @@ def critical_path(trace: Trace) -> dict[str, Any]:
     same, recursively. A span's ``contribution_ns`` is the time on the path no chosen child
     of it explains, its self time on the path. Precisely:
 
-    * Root: see :func:`_root`; orphans (and any second parentless span) are adopted as
-      children of the root, so an orphan that finished last is on the path.
+    * The root is the earliest-starting span without a parent, failing that the
+      earliest-starting span whose parent is not stored (as ``trace list`` names a
+      trace's root). Every other top-level span (an orphan, a second parentless span) is
+      adopted as a child of the root: its lost parent was somewhere below the root, and
+      its work happened during the request all the same, so an orphan that finished
+      last is on the path.
     * Children are clipped to their parent's (already clipped) interval before the walk:
       a child that started before its parent (clock skew) is taken from its parent's
       start, one that ends after its parent (an RPC cast's consumer, a notification
@@ -322,7 +309,7 @@ def breakdown(trace: Trace) -> dict[str, Any]:
          "span_count": int}
     """
     spans = _unique(trace.spans)
-    children = _children(spans)
+    children = children_of(Trace(trace.trace_id, spans))[1]
     by_service: dict[str, int] = {}
     by_kind = dict.fromkeys(TIME_KINDS, 0)
     waits_in_self = 0

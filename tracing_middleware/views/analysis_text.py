@@ -102,9 +102,9 @@ def diff(report: Mapping[str, Any]) -> str:
         if not entries:
             lines.append(f"{title}: nothing")
             continue
-        rows = [(title, "DURATION")]
-        rows += [(_span_path(e["path"]), _ms(e[key])) for e in entries]
-        lines += _table(rows, right={1})
+        listed = [(title, "DURATION")]
+        listed += [(_span_path(e["path"]), _ms(e[key])) for e in entries]
+        lines += _table(listed, right={1})
     return "\n".join(lines)
 
 

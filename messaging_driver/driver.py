@@ -21,7 +21,7 @@ from stevedore import driver as stevedore_driver
 from messaging_driver import envelope
 from messaging_driver.compat import register_oslo_messaging_opts
 from messaging_driver.incoming import TracedListener
-from tracing_middleware import _guard, tracer
+from tracing_middleware import _guard, request_ids, tracer
 
 __all__ = ["TracedDriver"]
 
@@ -122,9 +122,7 @@ class TracedDriver(base.BaseDriver):
         try:
             if tracing.is_recording(active):
                 kind, name, tags = describe(*args)
-                request_id = ctxt.get("request_id") if isinstance(ctxt, Mapping) else None
-                if isinstance(request_id, str):
-                    tags["openstack.request_id"] = request_id[:128]
+                tags.update(request_ids.from_context(ctxt))
                 span = tracing.start_span(name, parent=active, kind=kind, tags=tags)
             if tracing.propagates and (isinstance(message, dict) or isinstance(message, Mapping)):
                 propagated = tracing.propagated_of(span if span is not None else active)

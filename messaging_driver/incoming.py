@@ -25,7 +25,7 @@ from typing import Any
 from oslo_messaging._drivers import base
 
 from messaging_driver import envelope
-from tracing_middleware import _guard
+from tracing_middleware import _guard, request_ids
 from tracing_middleware.spancontext import EMPTY, Propagated
 
 __all__ = ["TracedIncoming", "TracedListener", "TracedNotification", "TracedRPCIncoming"]
@@ -172,10 +172,7 @@ class TracedIncoming:
                 tags["openstack.event_type"] = event_type[:256]
             if isinstance(message.get("message_id"), str):
                 tags["messaging.message.id"] = message["message_id"]
-        if isinstance(ctxt, dict) or isinstance(ctxt, Mapping):
-            request_id = ctxt.get("request_id")
-            if isinstance(request_id, str):
-                tags["openstack.request_id"] = request_id[:128]
+        tags.update(request_ids.from_context(ctxt))
         return tags
 
     def _end(self, failure: Any) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import opentracing
 from oslo_middleware import base
 
-from tracing_middleware import _guard, opts, tracer
+from tracing_middleware import _guard, opts, request_ids, tracer
 from tracing_middleware.httputil import redact_query, route_template
 from tracing_middleware.propagation.tracecontext import format_traceparent
 
@@ -204,12 +204,19 @@ class TracingFilter(base.ConfigurableMiddleware):
                 span.set_tag("http.response.status_code", code)
         for name, value in headers:
             if name.lower() == "x-openstack-request-id":
-                span.set_tag("openstack.request_id", value[:128])
+                local = request_ids.request_id(value)
                 break
         else:
-            request_id = environ.get("openstack.request_id")
-            if isinstance(request_id, str):
-                span.set_tag("openstack.request_id", request_id[:128])
+            local = request_ids.request_id(environ.get("openstack.request_id"))
+        if local is not None:
+            span.set_tag(request_ids.REQUEST_ID, local)
+        # oslo.middleware's RequestId, inside this filter, leaves the caller's id checked
+        # in the environ; without it in the pipeline, the incoming header is read the same.
+        shared = request_ids.global_request_id(
+            environ.get("openstack.global_request_id")
+            or environ.get("HTTP_X_OPENSTACK_REQUEST_ID"))
+        if shared is not None:
+            span.set_tag(request_ids.GLOBAL_REQUEST_ID, shared)
         project = environ.get("HTTP_X_PROJECT_ID")
         if isinstance(project, str) and project:
             span.set_tag("openstack.project_id", project[:64])

@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from oslo_middleware.request_id import RequestId
 
 from tracing_middleware import tracer
 from tracing_middleware.export.store import SpanStore
@@ -17,6 +18,7 @@ from tracing_middleware.testing import serve_wsgi
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
 UUID = "8a1cbd9e-5bd6-4fd8-9a25-0d2e0a8b0f2a"
+GLOBAL_ID = "req-6e0bd5e4-7a3e-4b8a-9c57-2b0f4c1d9e21"
 
 
 def app(environ, start_response):
@@ -52,7 +54,7 @@ def store_url(tmp_path):
     return f"sqlite:///{tmp_path}/spans.db"
 
 
-def _filtered(store_url, **local_conf):
+def _filtered(store_url, app=app, **local_conf):
     conf = {"exporters": store_url, "sampler": "parentbased_always_on", "integrations": "",
             **local_conf}
     return TracingFilter.factory({}, **conf)(app)
@@ -100,6 +102,37 @@ def test_continues_w3c_trace_with_exact_parent(store_url):
     assert attrs["user_agent.original"] == "pytest"
     assert attrs["openstack.request_id"] == "req-1234"
     assert attrs["openstack.project_id"] == "p" * 32
+
+
+def test_global_request_id_from_the_incoming_header(store_url):
+    """The caller's X-OpenStack-Request-ID is this request's global id: recorded when it is
+    req-<uuid>, the one shape oslo.middleware's RequestId accepts, else left out."""
+    with serve_wsgi(_filtered(store_url)) as server:
+        for path, sent in (("/a", GLOBAL_ID), ("/b", "req-not-a-uuid"),
+                           ("/c", GLOBAL_ID + "0" * 200)):
+            _get(f"{server.url}{path}", {"X-OpenStack-Request-ID": sent})
+    spans = {s.attributes["url.path"]: s.attributes for s in _spans(store_url)}
+    assert spans["/a"]["openstack.global_request_id"] == GLOBAL_ID
+    assert spans["/a"]["openstack.request_id"] == "req-1234"
+    assert "openstack.global_request_id" not in spans["/b"]
+    assert "openstack.global_request_id" not in spans["/c"]
+
+
+@pytest.mark.parametrize("request_id_first", [True, False])
+def test_request_ids_with_oslo_middleware_request_id_in_the_pipeline(store_url,
+                                                                     request_id_first):
+    """Before the filter (as configuration.rst advises) or after it, RequestId makes the
+    request id: the span carries the one the client got back in its (error) response,
+    and the caller's id as the global one."""
+    pipeline = (RequestId(_filtered(store_url)) if request_id_first
+                else _filtered(store_url, app=RequestId(app)))
+    with serve_wsgi(pipeline) as server:
+        status, headers, _ = _get(f"{server.url}/fail", {"X-OpenStack-Request-ID": GLOBAL_ID})
+    assert status == 503
+    (span,) = _spans(store_url)
+    assert span.attributes["openstack.request_id"] == headers["x-openstack-request-id"]
+    assert span.attributes["openstack.request_id"].startswith("req-")
+    assert span.attributes["openstack.global_request_id"] == GLOBAL_ID
 
 
 def test_starts_a_trace_without_caller_context(store_url):

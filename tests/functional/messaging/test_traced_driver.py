@@ -195,6 +195,32 @@ def test_call_cast_and_notification_form_one_tree(bus, store_url):
     assert notify_consumer.attributes["openstack.event_type"] == "compute.instance.create.end"
 
 
+def test_request_ids_on_both_sides_of_call_and_cast(bus, store_url):
+    """The request context's request_id and global_request_id are on the sending and the
+    receiving span; a global id not shaped req-<uuid> is left out, the call still goes."""
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    transport = bus.transport(make_conf("svc", store_url))
+    worker = Worker()
+    client = bus.rpc(topic, worker, server=transport, client=transport)
+    tracing = tracer.get_tracing()
+    shared = f"req-{uuid.uuid4()}"
+    with tracing.activate(tracing.start_span("root", parent=None), finish_on_close=True):
+        assert client.call({"request_id": "req-7", "global_request_id": shared}, "build",
+                           name="x") == {"name": "x"}
+        client.cast({"request_id": "req-8", "global_request_id": "req-1; drop"}, "usage",
+                    count=1)
+    assert {worker.seen.get(timeout=30)[0] for _ in range(2)} == {"build", "usage"}
+    spans = _spans(store_url)
+    for kind in ("client", "server"):
+        attributes = spans[(f"{topic}/build", kind)].attributes
+        assert attributes["openstack.request_id"] == "req-7"
+        assert attributes["openstack.global_request_id"] == shared
+    for kind in ("producer", "consumer"):
+        attributes = spans[(f"{topic}/usage", kind)].attributes
+        assert attributes["openstack.request_id"] == "req-8"
+        assert "openstack.global_request_id" not in attributes
+
+
 def test_remote_error_marks_call_span(bus, store_url):
     """A call whose endpoint raises marks both sides as errors; the error reaches the caller."""
     topic = f"t-{uuid.uuid4().hex[:8]}"

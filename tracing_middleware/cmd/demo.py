@@ -14,6 +14,7 @@ import urllib.request
 from typing import Any
 
 from tracing_middleware.export.store_url import resolve_store_url
+from tracing_middleware.views import analysis, analysis_text
 
 __all__ = ["register", "run_demo"]
 
@@ -120,12 +121,32 @@ def run_demo(store: str, transport_url: str = "traced+fake://", requests: int = 
     html_path = html_path or os.path.join(workdir, f"trace-{main.trace_id}.html")
     with open(html_path, "w") as f:
         f.write(FORMATS["html"](trace))
+    path, split = analysis.critical_path(trace), analysis.breakdown(trace)
+    print("\nWhere the time went: the critical path (the spans that set the latency)\n",
+          file=out)
+    print(analysis_text.critical_path(path), file=out)
+    print("\nand the time split by service and kind of work:\n", file=out)
+    print(analysis_text.breakdown(split), file=out)
     print(f"\nHTML view: {html_path}", file=out)
-    print(f"More: os-tracing trace list --store {store}\n"
+    request_id = _request_id(trace)
+    find = (f"      os-tracing trace find --request-id {request_id} --store {store}\n"
+            if request_id else "")
+    print(f"More: os-tracing trace list --store {store}\n{find}"
           f"      os-tracing trace show {main.trace_id} --store {store} --format html", file=out)
     result.update(trace_id=main.trace_id, html=html_path, spans=main.span_count,
-                  statuses=(status, signed_status, fail_status), created=created)
+                  statuses=(status, signed_status, fail_status), created=created,
+                  critical_path=path, breakdown=split, request_id=request_id)
     return result
+
+
+def _request_id(trace: Any) -> str | None:
+    """The request id the API answered the first request with, as a user would copy it
+    from a response header or a log line."""
+    for span in trace.spans:
+        if span.kind == "server" and span.parent_span_id is None:
+            value = span.attributes.get("openstack.request_id")
+            return value if isinstance(value, str) else None
+    return None
 
 
 def _sampling_run(cloud: Any, store: str, count: int, strategies: str | None,

@@ -76,6 +76,28 @@ def test_demo_trace_is_one_exact_tree(tmp_path, transport_url):
     assert html.count("class='row") == len(trace.spans)
 
 
+def test_demo_ends_with_where_the_time_went_and_how_to_find_the_trace(tmp_path):
+    """The critical path of the first trace (root first, adding up to the request's
+    duration), its time split (the RPC hop's queue and reply waits, the database), and
+    a trace find line whose request id finds that trace."""
+    store_url = f"sqlite:///{tmp_path}/demo.db"
+    out = io.StringIO()
+    result = run_demo(store_url, html_path=str(tmp_path / "t.html"), out=out)
+    path, split = result["critical_path"], result["breakdown"]
+    _, trace = _tree(store_url, result["trace_id"])
+    root = next(s for s in trace.spans if s.parent_span_id is None)
+    assert path["path"][0]["span_id"] == root.span_id
+    assert sum(step["contribution_ns"] for step in path["path"]) == root.duration_ns
+    assert {step["service"] for step in path["path"]} >= {"compute-api", "compute-worker"}
+    assert split["by_kind"]["queue_wait"] > 0 and split["by_kind"]["database"] > 0
+    assert split["by_kind"]["reply_wait"] > 0
+    assert set(split["by_service"]) == {s.service for s in trace.spans}
+    text = out.getvalue()
+    assert "the critical path" in text and "queue_wait" in text
+    line = f"os-tracing trace find --request-id {result['request_id']} --store {store_url}"
+    assert result["request_id"].startswith("req-") and line in text
+
+
 def test_demo_failed_and_signed_requests(tmp_path):
     """The failing request is an error trace; the signed one is kept as a forced trace."""
     store_url = f"sqlite:///{tmp_path}/demo.db"

@@ -14,6 +14,14 @@ Why SQLite and these settings:
   crash loses at most the batch in flight.
 * ``PRAGMA user_version`` holds :data:`SCHEMA_VERSION` so a later release can migrate; a
   file written by a *newer* release is used as is (its changes must be additive).
+* Searches read two tables that triggers on ``spans`` keep (schema version 2): ``traces``,
+  one row of totals per trace, so a listing walks an index of traces newest first
+  instead of grouping every span; and ``span_request_ids``, each OpenStack request id and
+  global request id a span carries, with its trace, so ``trace find --request-id`` is an
+  index lookup. Triggers, not this module's ``write``, fill them, so the spans an older
+  release writes into an upgraded file are counted and found too. They need SQLite's
+  JSON functions (built in since SQLite 3.38, and compiled into the SQLite of every
+  supported distribution before that).
 
 Connections: one per store object per process, opened lazily, shared by the threads of
 that process (``check_same_thread=False``) and serialised by a lock, because the writer
@@ -41,14 +49,15 @@ from typing import Any
 
 from tracing_middleware.export.records import SpanEvent, SpanRecord
 from tracing_middleware.export.store_url import path_from_url
+from tracing_middleware.request_ids import REQUEST_ID_ATTRIBUTES
 
 __all__ = ["SCHEMA_VERSION", "SpanStore", "StoreError", "Trace", "TraceSummary",
            "path_from_url"]
 
 LOG = logging.getLogger(__name__)
 
-#: Version of the ``spans`` schema, kept in ``PRAGMA user_version``.
-SCHEMA_VERSION = 1
+#: Version of the schema, kept in ``PRAGMA user_version``.
+SCHEMA_VERSION = 2
 #: Longest string kept in an attribute or event value; longer ones are cut (like OTel's
 #: attribute length limit) so one runaway value cannot bloat the store.
 MAX_VALUE_CHARS = 32 * 1024
@@ -77,6 +86,70 @@ _SCHEMA_V1 = (
     "CREATE INDEX IF NOT EXISTS spans_by_service ON spans (service, start_ns)",
     "CREATE INDEX IF NOT EXISTS spans_by_name ON spans (name, start_ns)",
 )
+# The attributes whose string values ``find_traces(request_id=...)`` looks up.
+_REQUEST_ID_KEYS = ", ".join(f"'{key}'" for key in REQUEST_ID_ATTRIBUTES)
+# Both keys end so in the stored JSON; a span without it skips the JSON parse.
+_REQUEST_ID_MARK = 'request_id"'
+_SCHEMA_V2 = (
+    # One row per trace: what a listing shows and filters on, kept by a trigger.
+    """CREATE TABLE IF NOT EXISTS traces (
+        trace_id TEXT PRIMARY KEY,
+        start_ns INTEGER NOT NULL,
+        end_ns INTEGER NOT NULL,
+        span_count INTEGER NOT NULL,
+        error INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+    # The listing's order: newest first, ties by trace id.
+    "CREATE INDEX IF NOT EXISTS traces_by_start ON traces (start_ns DESC, trace_id)",
+    # A span filter's traces from the index alone (no row read), from a start time on.
+    "DROP INDEX IF EXISTS spans_by_service",
+    "CREATE INDEX spans_by_service ON spans (service, start_ns, trace_id)",
+    "DROP INDEX IF EXISTS spans_by_name",
+    "CREATE INDEX spans_by_name ON spans (name, start_ns, trace_id)",
+    """CREATE TABLE IF NOT EXISTS span_request_ids (
+        request_id TEXT NOT NULL,
+        trace_id TEXT NOT NULL,
+        PRIMARY KEY (request_id, trace_id)
+    ) WITHOUT ROWID""",
+    # A span stored twice is ignored by INSERT OR IGNORE and fires no trigger, so the
+    # totals count each span once.
+    """CREATE TRIGGER IF NOT EXISTS spans_count_in_traces AFTER INSERT ON spans BEGIN
+        INSERT INTO traces (trace_id, start_ns, end_ns, span_count, error)
+        VALUES (NEW.trace_id, NEW.start_ns, NEW.start_ns + NEW.duration_ns, 1,
+                NEW.status = 'error')
+        ON CONFLICT (trace_id) DO UPDATE SET
+            start_ns = min(start_ns, excluded.start_ns),
+            end_ns = max(end_ns, excluded.end_ns),
+            span_count = span_count + 1,
+            error = max(error, excluded.error);
+    END""",
+    f"""CREATE TRIGGER IF NOT EXISTS spans_index_request_ids AFTER INSERT ON spans
+    WHEN instr(NEW.attributes, '{_REQUEST_ID_MARK}') > 0 AND json_valid(NEW.attributes)
+    BEGIN
+        INSERT OR IGNORE INTO span_request_ids (request_id, trace_id)
+        SELECT value, NEW.trace_id FROM json_each(NEW.attributes)
+        WHERE key IN ({_REQUEST_ID_KEYS}) AND type = 'text';
+    END""",
+    # The spans stored before the upgrade.
+    """INSERT OR IGNORE INTO traces (trace_id, start_ns, end_ns, span_count, error)
+    SELECT trace_id, MIN(start_ns), MAX(start_ns + duration_ns), COUNT(*),
+           MAX(status = 'error')
+    FROM spans GROUP BY trace_id""",
+    f"""INSERT OR IGNORE INTO span_request_ids (request_id, trace_id)
+    SELECT ids.value, spans.trace_id
+    FROM spans, json_each(CASE WHEN json_valid(spans.attributes) THEN spans.attributes
+                               ELSE '{{}}' END) AS ids
+    WHERE instr(spans.attributes, '{_REQUEST_ID_MARK}') > 0
+      AND ids.key IN ({_REQUEST_ID_KEYS}) AND ids.type = 'text'""",
+)
+# A span whose attribute (key, value) prints as the value: the first argument, the key
+# as the stored JSON spells it, skips the JSON parse of spans without that key; CASE
+# (unlike AND) is sure to stop before json_each meets a column that is not JSON.
+_ATTRIBUTE_MATCH = (
+    "CASE WHEN instr(attributes, ?) = 0 OR NOT json_valid(attributes) THEN 0 "
+    "ELSE EXISTS (SELECT 1 FROM json_each(attributes) WHERE key = ? AND "
+    "CASE type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN 'null' "
+    "ELSE CAST(value AS TEXT) END = ?) END")
 _COLUMNS = ("trace_id", "span_id", "parent_span_id", "name", "service", "kind", "start_ns",
             "duration_ns", "status", "status_message", "attributes", "events", "resource")
 _INSERT = (f"INSERT OR IGNORE INTO spans ({', '.join(_COLUMNS)}) "
@@ -126,6 +199,13 @@ class TraceSummary:
     start_ns: int
     duration_ns: int
     error: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented JSON shape of one trace (``trace list --json``, ``trace find``)."""
+        return {"trace_id": self.trace_id, "root_name": self.root_name,
+                "root_service": self.root_service, "services": sorted(self.services),
+                "span_count": self.span_count, "start_time_unix_nano": self.start_ns,
+                "duration_ns": self.duration_ns, "error": self.error}
 
 
 def _text(value: Any) -> str:
@@ -203,6 +283,58 @@ def _record(row: Sequence[Any]) -> SpanRecord:
         for e in _loads(row[11], []) if isinstance(e, dict))
     return SpanRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
                       row[8], row[9], _loads(row[10], {}), events, _loads(row[12], {}))
+
+
+def _search_sql(request_id: str | None, service: str | None, operation: str | None,
+                since_ns: int | None, until_ns: int | None, errors: bool,
+                min_duration_ns: int | None, attribute: tuple[str, str] | None,
+                limit: int | None) -> tuple[str, list[Any]]:
+    """The query of :meth:`SpanStore.find_traces` and its arguments."""
+    where: list[str] = []
+    args: list[Any] = []
+    if request_id is not None:
+        where.append("trace_id IN (SELECT trace_id FROM span_request_ids "
+                     "WHERE request_id = ?)")
+        args.append(request_id.strip())
+    if since_ns is not None:
+        where.append("start_ns >= ?")
+        args.append(int(since_ns))
+    if until_ns is not None:
+        where.append("start_ns < ?")
+        args.append(int(until_ns))
+    if min_duration_ns is not None:
+        where.append("end_ns - start_ns >= ?")
+        args.append(int(min_duration_ns))
+    if errors:
+        where.append("error = 1")
+    span_where: list[str] = []
+    span_args: list[Any] = []
+    if since_ns is not None:  # no span starts before its trace: narrows the index range
+        span_where.append("start_ns >= ?")
+        span_args.append(int(since_ns))
+    if service:
+        span_where.append("service = ?")
+        span_args.append(service)
+    if operation:
+        span_where.append("name = ?")
+        span_args.append(operation)
+    if attribute is not None:
+        key, value = attribute
+        span_where.append(_ATTRIBUTE_MATCH)
+        span_args += [json.dumps(_text(key)) + ":", _text(key), _text(value)]
+        if where and not (service or operation):
+            # No index to start from: read the spans of the traces the others leave.
+            span_where.append(f"trace_id IN (SELECT trace_id FROM traces WHERE "
+                              f"{' AND '.join(where)})")
+            span_args += args
+    if service or operation or attribute is not None:
+        where.append(f"trace_id IN (SELECT trace_id FROM spans WHERE "
+                     f"{' AND '.join(span_where)})")
+        args += span_args
+    args.append(-1 if limit is None else int(limit))
+    return ("SELECT trace_id, start_ns, end_ns, span_count, error FROM traces "
+            f"{('WHERE ' + ' AND '.join(where)) if where else ''} "
+            "ORDER BY start_ns DESC, trace_id LIMIT ?", args)
 
 
 def _after_fork_in_child() -> None:
@@ -299,7 +431,10 @@ class SpanStore:
             if version < 1:
                 for statement in _SCHEMA_V1:
                     conn.execute(statement)
-            # Future versions: `if version < 2: ALTER TABLE ...` here.
+            if version < 2:
+                for statement in _SCHEMA_V2:
+                    conn.execute(statement)
+            # Future versions: `if version < 3: ...` here.
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
@@ -346,9 +481,8 @@ class SpanStore:
                 conn = self._connection()
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    before = conn.total_changes
-                    conn.executemany(_INSERT, rows)
-                    written = conn.total_changes - before
+                    # rowcount, not total_changes: the latter counts the triggers' rows.
+                    written = conn.executemany(_INSERT, rows).rowcount
                     conn.execute("COMMIT")
                 except BaseException:
                     _rollback(conn)
@@ -401,48 +535,48 @@ class SpanStore:
                     ) -> list[TraceSummary]:
         """Summaries of matching traces, newest (latest start) first.
 
-        ``service``/``operation``: the trace has a span of that service / with that name;
-        both given, the *same* span must match both (as Jaeger's search does).
-        ``since_ns``: the trace started at or after it. ``min_duration_ns``: the trace
-        (latest end minus earliest start) lasted at least that. ``errors_only``: a span
-        has status ``error``. ``limit=None`` lists all.
+        :meth:`find_traces` without a request id; see there for the filters.
+        """
+        return self.find_traces(service=service, operation=operation, since_ns=since_ns,
+                                min_duration_ns=min_duration_ns, errors=errors_only,
+                                limit=limit)
+
+    def find_traces(self, request_id: str | None = None, service: str | None = None,
+                    operation: str | None = None, since_ns: int | None = None,
+                    until_ns: int | None = None, errors: bool = False,
+                    min_duration_ns: int | None = None,
+                    attribute: tuple[str, str] | None = None, limit: int | None = 20
+                    ) -> list[TraceSummary]:
+        """Summaries of the traces matching every filter given, newest first.
+
+        ``request_id``: a span of the trace carries it as ``openstack.request_id`` or
+        ``openstack.global_request_id`` (exactly; surrounding blanks ignored), so both the
+        id a service logged and the global id its callers share find the trace.
+        ``service``, ``operation``, ``attribute``: the trace has a span of that service,
+        with that name, with that attribute; given together, the *same* span must match
+        them all (as Jaeger's search does). An ``attribute`` ``(key, value)`` matches a
+        top-level attribute that is the string ``value``, or whose JSON is ``value``
+        (``500``, ``true``, ``null``), since a command line has only strings.
+        ``since_ns``/``until_ns``: the trace started at or after / before it.
+        ``min_duration_ns``: the trace (latest end minus earliest start) lasted at least
+        that. ``errors``: a span has status ``error``. ``limit=None`` lists all.
+
+        The trace filters read the ``traces`` table, newest first on its index; the
+        request id is an index lookup; service and name use their indexes. An attribute
+        has no index: it is looked for in the spans of the service or name given, else
+        of the traces the other filters leave, else in every span (only spans whose JSON
+        names the key are parsed).
         """
         if limit is not None and limit <= 0:
             return []
-        where: list[str] = []
-        args: list[Any] = []
-        if since_ns is not None:
-            where.append("start_ns >= ?")
-            args.append(int(since_ns))
-        if service:
-            where.append("service = ?")
-            args.append(service)
-        if operation:
-            where.append("name = ?")
-            args.append(operation)
-        having: list[str] = []
-        if since_ns is not None:
-            having.append("MIN(start_ns) >= ?")
-            args.append(int(since_ns))
-        if min_duration_ns is not None:
-            having.append("MAX(start_ns + duration_ns) - MIN(start_ns) >= ?")
-            args.append(int(min_duration_ns))
-        if errors_only:
-            having.append("MAX(status = 'error') = 1")
-        args.append(-1 if limit is None else int(limit))
-        candidates = (f"WHERE trace_id IN (SELECT trace_id FROM spans WHERE "
-                      f"{' AND '.join(where)})") if where else ""
-        rows = self._rows(
-            "SELECT trace_id, MIN(start_ns), MAX(start_ns + duration_ns), COUNT(*), "
-            f"MAX(status = 'error') FROM spans {candidates} GROUP BY trace_id "
-            f"{('HAVING ' + ' AND '.join(having)) if having else ''} "
-            "ORDER BY MIN(start_ns) DESC, trace_id LIMIT ?", args)
+        rows = self._rows(*_search_sql(request_id, service, operation, since_ns, until_ns,
+                                       errors, min_duration_ns, attribute, limit))
         details = self._root_and_services([row[0] for row in rows])
         summaries = []
-        for trace_id, start, end, count, errors in rows:
+        for trace_id, start, end, count, error in rows:
             root_name, root_service, services = details.get(trace_id, ("", "", frozenset()))
             summaries.append(TraceSummary(trace_id, root_name, root_service, services,
-                                          count, start, end - start, bool(errors)))
+                                          count, start, end - start, bool(error)))
         return summaries
 
     def _root_and_services(self, trace_ids: Iterable[str]

@@ -127,13 +127,16 @@ class UIServer:
             since_ns = time.time_ns() - int(since_minutes) * 60 * 10**9
         min_duration = _parse_duration_ms(one("min_duration")) if one("min_duration") else None
         limit = int(one("limit")) if one("limit").isdigit() else 50
-        summaries = self.store.list_traces(
+        summaries = self.store.find_traces(
+            request_id=one("request_id").strip() or None,
             service=one("service") or None, operation=one("operation") or None,
             since_ns=since_ns, min_duration_ns=min_duration,
-            errors_only=one("errors") == "1", limit=min(limit, 1000))
+            errors=one("errors") == "1", limit=min(limit, 1000))
         esc = html.escape
         form = (
             "<form method='get' action='/search'>"
+            f"<input name='request_id' placeholder='request id (req-...)' size='42' "
+            f"value='{esc(one('request_id'))}'>"
             f"<input name='service' placeholder='service' value='{esc(one('service'))}'>"
             f"<input name='operation' placeholder='operation' value='{esc(one('operation'))}'>"
             f"<input name='min_duration' placeholder='min duration (e.g. 5ms)' "

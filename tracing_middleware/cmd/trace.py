@@ -105,6 +105,7 @@ def register(subparsers: Any) -> None:
     imp.add_argument("--store", help=store_help)
     imp.set_defaults(func=_import)
     _register_analyses(sub, store_help)
+    _register_find(sub, store_help)
 
 
 def _error(message: str) -> int:
@@ -364,3 +365,94 @@ def _diff(args: argparse.Namespace) -> int:
         return _error(problem)
     report = analysis.diff(traces[0], traces[1], min_change_ns=args.min_change)
     return _print_report(report, args.format == "json", analysis_text.diff)
+
+
+# -- find: the traces of a request id, and every filter of the store's search -----------
+
+def _request_id(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty request id")
+    return text.strip()
+
+
+def _attribute(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(
+            f"not key=value: {text!r} (e.g. http.response.status_code=500)")
+    return key.strip(), value
+
+
+def _register_find(sub: Any, store_help: str) -> None:
+    """Add ``find``: ``list``'s filters plus a request id, an attribute and ``--until``."""
+    find = sub.add_parser(
+        "find", help="the traces of a request id, newest first",
+        description="Find traces by the request id in an error message or a log line: a "
+        "trace matches when any of its spans carries the id as openstack.request_id or "
+        "openstack.global_request_id. The other filters narrow the search, or search "
+        "without an id.")
+    find.add_argument("--request-id", type=_request_id,
+                      help="a request id or global request id (req-<uuid>)")
+    find.add_argument("--service", help="traces with a span of this service")
+    find.add_argument("--operation", help="traces with a span of this name (with "
+                      "--service: a span of that service)")
+    find.add_argument("--attribute", type=_attribute, metavar="KEY=VALUE",
+                      help="traces with a span with this attribute (with --service or "
+                      "--operation: that span), e.g. http.response.status_code=500")
+    find.add_argument("--since", type=parse_since_ns,
+                      help="started at or after: 10m, 2h, 1d ago or an ISO 8601 time")
+    find.add_argument("--until", type=parse_since_ns,
+                      help="started before: 10m, 2h, 1d ago or an ISO 8601 time")
+    find.add_argument("--min-duration", type=parse_duration_ns,
+                      help="lasted at least: 5ms, 1.5s")
+    find.add_argument("--errors", action="store_true", help="only traces with errors")
+    find.add_argument("--limit", type=_positive_int, default=20,
+                      help="at most this many (default 20)")
+    find.add_argument("--format", "-f", default="table", choices=("table", "json"),
+                      help="table (default), or json: the objects of trace list --json")
+    find.add_argument("--store", help=store_help)
+    find.set_defaults(func=_find)
+
+
+def _find(args: argparse.Namespace) -> int:
+    from tracing_middleware.export.store import StoreError
+
+    try:
+        store = _open(args.store)
+    except ValueError as exc:
+        return _error(str(exc))
+    summaries = []
+    if os.path.exists(store.path):  # searching must not create an empty store
+        try:
+            summaries = store.find_traces(
+                request_id=args.request_id, service=args.service, operation=args.operation,
+                since_ns=args.since, until_ns=args.until, errors=args.errors,
+                min_duration_ns=args.min_duration, attribute=args.attribute,
+                limit=args.limit)
+        except StoreError as exc:
+            return _error(str(exc))
+        finally:
+            store.close()
+    if args.format == "json":
+        print(json.dumps([s.to_json() for s in summaries], indent=2))
+    else:
+        _print_table(_summary_rows(summaries), right={4, 5})
+    if not summaries:
+        wanted = f" request id {args.request_id}" if args.request_id else ""
+        print(f"os-tracing trace: no trace matches{wanted} in {store.path}",
+              file=sys.stderr)
+    return 0
+
+
+def _summary_rows(summaries: Sequence[Any]) -> list[tuple[str, ...]]:
+    """``trace list``'s table: a header, then one row per trace."""
+    from tracing_middleware.views._layout import printable
+
+    rows = [("START", "TRACE ID", "ROOT OPERATION", "SERVICES", "SPANS", "DURATION", "")]
+    for s in summaries:
+        started = datetime.datetime.fromtimestamp(s.start_ns / 1e9).astimezone()
+        rows.append((started.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], s.trace_id,
+                     printable(s.root_name), printable(",".join(sorted(s.services))),
+                     str(s.span_count), f"{s.duration_ns / 1e6:.3f} ms",
+                     "ERROR" if s.error else ""))
+    return rows

@@ -15,6 +15,7 @@ from tracing_middleware.export.store import SpanStore
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 T = "4bf92f3577b34da6a3ce929d0e0e4736"
+GLOBAL = "req-6e0bd5e4-7a3e-4b8a-9c57-2b0f4c1d9e21"
 
 
 @pytest.fixture
@@ -26,7 +27,8 @@ def ui(tmp_path):
         SpanRecord(T, "a" * 16, None, "POST /v2.1/servers", "nova-api", "server", base,
                    9_000_000),
         SpanRecord(T, "b" * 16, "a" * 16, "compute/build_instance", "nova-compute", "server",
-                   base + 1_000_000, 5_000_000, status="error"),
+                   base + 1_000_000, 5_000_000, status="error",
+                   attributes={"openstack.global_request_id": GLOBAL}),
         SpanRecord("1" * 32, "c" * 16, None, "GET /v2.1/flavors", "nova-api", "server",
                    base - 10**9, 1_000_000),
     ])
@@ -43,6 +45,12 @@ def test_pages_over_http(ui):
     with urllib.request.urlopen(f"{ui.url}/?errors=1", timeout=10) as r:
         page = r.read().decode()
     assert "POST /v2.1/servers" in page and "GET /v2.1/flavors" not in page
+    with urllib.request.urlopen(f"{ui.url}/search?request_id=+{GLOBAL}", timeout=10) as r:
+        page = r.read().decode()
+    assert "POST /v2.1/servers" in page and "GET /v2.1/flavors" not in page
+    assert f"value='{GLOBAL}'" not in page and f"value=' {GLOBAL}'" in page  # as typed
+    with urllib.request.urlopen(f"{ui.url}/search?request_id=req-nope", timeout=10) as r:
+        assert "No traces." in r.read().decode()
     with urllib.request.urlopen(f"{ui.url}/trace/{T}", timeout=10) as r:
         page = r.read().decode()
     assert "booting" in page and "other" not in page

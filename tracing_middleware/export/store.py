@@ -142,11 +142,15 @@ _SCHEMA_V2 = (
     WHERE instr(spans.attributes, '{_REQUEST_ID_MARK}') > 0
       AND ids.key IN ({_REQUEST_ID_KEYS}) AND ids.type = 'text'""",
 )
-# A span whose attribute (key, value) prints as the value: the first argument, the key
-# as the stored JSON spells it, skips the JSON parse of spans without that key; CASE
-# (unlike AND) is sure to stop before json_each meets a column that is not JSON.
+# A span whose attribute (key, value) is the string value or whose JSON is the value.
+# The first three arguments (see _attribute_marks) skip the JSON parse of the spans whose
+# text cannot hold the match, one search through each span's text and two through the
+# few that name the key; CASE (unlike AND) is sure to stop at the first that fails, and
+# before json_each meets a column that is not JSON.
 _ATTRIBUTE_MATCH = (
-    "CASE WHEN instr(attributes, ?) = 0 OR NOT json_valid(attributes) THEN 0 "
+    "CASE WHEN instr(attributes, ?) = 0 THEN 0 "
+    "WHEN instr(attributes, ?) = 0 AND instr(attributes, ?) = 0 THEN 0 "
+    "WHEN NOT json_valid(attributes) THEN 0 "
     "ELSE EXISTS (SELECT 1 FROM json_each(attributes) WHERE key = ? AND "
     "CASE type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN 'null' "
     "ELSE CAST(value AS TEXT) END = ?) END")
@@ -285,6 +289,27 @@ def _record(row: Sequence[Any]) -> SpanRecord:
                       row[8], row[9], _loads(row[10], {}), events, _loads(row[12], {}))
 
 
+def _attribute_marks(key: str, value: str) -> tuple[str, str, str]:
+    """The key as stored, then two strings one of which the stored JSON of a span the
+    attribute matches contains.
+
+    :func:`_json` writes ``"key":"value"`` for a string and ``"key":500`` for an integer,
+    ``true``, ``false`` or ``null``, exactly so. A float, list or object may be written
+    otherwise than typed, so for those the key alone must do.
+    """
+    name = json.dumps(_text(key)) + ":"
+    as_string = name + json.dumps(value)
+    try:
+        literal = json.loads(value)
+    except ValueError:
+        return name, as_string, as_string
+    if isinstance(literal, str):
+        return name, as_string, as_string
+    if (literal is None or isinstance(literal, (bool, int))) and json.dumps(literal) == value:
+        return name, as_string, name + value
+    return name, name, name
+
+
 def _search_sql(request_id: str | None, service: str | None, operation: str | None,
                 since_ns: int | None, until_ns: int | None, errors: bool,
                 min_duration_ns: int | None, attribute: tuple[str, str] | None,
@@ -321,7 +346,7 @@ def _search_sql(request_id: str | None, service: str | None, operation: str | No
     if attribute is not None:
         key, value = attribute
         span_where.append(_ATTRIBUTE_MATCH)
-        span_args += [json.dumps(_text(key)) + ":", _text(key), _text(value)]
+        span_args += [*_attribute_marks(key, value), _text(key), _text(value)]
         if where and not (service or operation):
             # No index to start from: read the spans of the traces the others leave.
             span_where.append(f"trace_id IN (SELECT trace_id FROM traces WHERE "

@@ -58,7 +58,8 @@ def cloud(store):
                          "http.response.status_code": 500, "note": '"cached":true'}),
         span(3, 5, start_ms=200, duration_ms=1, name="GET /", service="keystone",
              attributes={"openstack.request_id": 42, "ratio": 0.5, "gone": None,
-                         "nested": {"rpc.method": "build"}}),
+                         "nested": {"rpc.method": "build"}, "port": "8774",
+                         "tags": ["a", "b"]}),
     ])
     return store
 
@@ -104,6 +105,8 @@ def test_attribute_matches_the_value_as_typed(cloud):
     assert ids(cloud.find_traces(attribute=("ratio", "0.5"))) == [3]
     assert ids(cloud.find_traces(attribute=("gone", "null"))) == [3]
     assert ids(cloud.find_traces(attribute=("openstack.request_id", "42"))) == [3]
+    assert ids(cloud.find_traces(attribute=("port", "8774"))) == [3]
+    assert ids(cloud.find_traces(attribute=("tags", '["a","b"]'))) == [3]
     assert ids(cloud.find_traces(attribute=("nope", "x"))) == []
 
 

@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--output FILE] [--cases wsgi,span,rpc,memory,http]``.
+"""``python -m bench [--quick] [--output FILE] [--cases wsgi,span,rpc,memory,http,store]``.
 
 Runs every case against one local collector, prints one table per case (median and
 spread over interleaved rounds, the ratio to the untraced baseline and to os-tracing) and
@@ -23,7 +23,7 @@ from bench import apps, peers, receiver
 from bench.harness import NOTES, Result, Variant, measure, note
 from bench.receiver import Sink
 
-CASES = ("wsgi", "span", "rpc", "memory", "http")
+CASES = ("wsgi", "span", "rpc", "memory", "http", "store")
 #: Rows every other row of a case is divided by ("x baseline").
 BASELINES = ("untraced", "plain driver")
 #: Units for which a ratio means nothing (a share, a count that may be 0).
@@ -145,6 +145,13 @@ def case_http(sink: Sink, quick: bool) -> list[Result]:
     from bench import throughput
 
     return throughput.run(sink, quick)
+
+
+def case_store(sink: Sink, quick: bool) -> list[Result]:
+    """Case 6: the span store at a million spans, ``trace list`` and ``trace find``."""
+    from bench import store_scale
+
+    return store_scale.case_store(quick)
 
 
 def _ratio(row: Result, reference: Result | None) -> str:

@@ -21,7 +21,8 @@ CASES = {"wsgi request (bare app)", "wsgi request (json app)",
          "rpc cast (fake, one thread)",
          "memory per queued span, collector down",
          "http req/s (threaded wsgiref, json app)", "http req/s (gunicorn sync -w 2, json app)",
-         "exporter CPU share at 100% sampling (gunicorn sync -w 2, json app)"}
+         "exporter CPU share at 100% sampling (gunicorn sync -w 2, json app)",
+         "span store, 20,000 spans"}
 
 RPC_ROWS = {"plain driver", "traced+ no active span", "traced+ unsampled", "traced+ sampled"}
 if importlib.util.find_spec("oslo_messaging._tracing") is not None:  # oslo.messaging 18.3+

@@ -19,9 +19,9 @@ Why SQLite and these settings:
   instead of grouping every span; and ``span_request_ids``, each OpenStack request id and
   global request id a span carries, with its trace, so ``trace find --request-id`` is an
   index lookup. Triggers, not this module's ``write``, fill them, so the spans an older
-  release writes into an upgraded file are counted and found too. They need SQLite's
-  JSON functions (built in since SQLite 3.38, and compiled into the SQLite of every
-  supported distribution before that).
+  release writes into an upgraded file are counted and found too. They need SQLite 3.24
+  (UPSERT) and its JSON functions (built in since 3.38, and compiled into the SQLite of
+  the distributions before that).
 
 Connections: one per store object per process, opened lazily, shared by the threads of
 that process (``check_same_thread=False``) and serialised by a lock, because the writer

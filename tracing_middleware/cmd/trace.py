@@ -1,4 +1,5 @@
-"""``os-tracing trace list|show|import``: the embedded span store from the terminal.
+"""``os-tracing trace list|find|show|import|critical-path|breakdown|diff``: the span
+store from the terminal.
 
 Every subcommand takes ``--store URL``; without it ``$OS_TRACING_STORE``, else the XDG
 default (see ``tracing_middleware.export.store_url``). Results go to stdout, problems to
@@ -67,7 +68,7 @@ def _positive_int(text: str) -> int:
 def register(subparsers: Any) -> None:
     """Add ``trace`` with ``list``, ``show`` and ``import``; each sets ``func``."""
     parser = subparsers.add_parser(
-        "trace", help="list, show and import stored traces",
+        "trace", help="list, find, show, analyse and import stored traces",
         description="Look at the traces in the embedded span store.")
     sub = parser.add_subparsers(dest="trace_command", metavar="SUBCOMMAND")
     sub.required = True
@@ -86,7 +87,10 @@ def register(subparsers: Any) -> None:
     listing.add_argument("--errors", action="store_true", help="only traces with errors")
     listing.add_argument("--limit", type=_positive_int, default=20,
                          help="at most this many (default 20)")
-    listing.add_argument("--json", action="store_true", help="a JSON array instead")
+    listing.add_argument("--format", "-f", default="table", choices=("table", "json"),
+                         help="a table, or a JSON array (the same objects trace find prints)")
+    listing.add_argument("--json", action="store_const", dest="format", const="json",
+                         help="the same as --format json")
     listing.set_defaults(func=_list)
 
     show = sub.add_parser("show", help="one trace")
@@ -141,7 +145,7 @@ def _list(args: argparse.Namespace) -> int:
             return _error(str(exc))
         finally:
             store.close()
-    if args.json:
+    if args.format == "json":
         print(json.dumps([{"trace_id": s.trace_id, "root_name": s.root_name,
                            "root_service": s.root_service, "services": sorted(s.services),
                            "span_count": s.span_count, "start_time_unix_nano": s.start_ns,

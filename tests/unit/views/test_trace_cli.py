@@ -73,6 +73,14 @@ def test_list_filters_and_json(url, capsys):
     assert "no traces" in capsys.readouterr().err
 
 
+def test_list_speaks_format_json_like_every_command(url, capsys):
+    """``--format json`` prints what ``--json`` always printed."""
+    assert run("trace", "list", "--store", url, "--json") == 0
+    legacy = capsys.readouterr().out
+    assert run("trace", "list", "--store", url, "--format", "json") == 0
+    assert capsys.readouterr().out == legacy and json.loads(legacy)
+
+
 def test_list_missing_store_is_empty_and_not_created(tmp_path, capsys):
     """Listing a store that does not exist prints nothing and creates no file."""
     url = f"sqlite:///{tmp_path}/absent.db"

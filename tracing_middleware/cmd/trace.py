@@ -285,14 +285,14 @@ def _register_analyses(sub: Any, store_help: str) -> None:
     critical.add_argument("--format", "-f", default="tree", choices=("tree", "json"),
                           help="tree (default): the path indented, with each span's "
                           "share of the latency; json")
-    critical.set_defaults(func=_critical_path)
+    critical.set_defaults(func=_one_trace_report, report="critical_path")
 
     split = sub.add_parser("breakdown", help="a trace's time by service and by kind")
     split.add_argument("trace_id", help=_TRACE_ID_HELP)
     split.add_argument("--store", help=store_help)
     split.add_argument("--format", "-f", default="table", choices=("table", "json"),
                        help="table (default) or json")
-    split.set_defaults(func=_breakdown)
+    split.set_defaults(func=_one_trace_report, report="breakdown")
 
     compare = sub.add_parser("diff", help="two traces of one operation, span by span")
     compare.add_argument("trace_a", help=_TRACE_ID_HELP)
@@ -341,24 +341,17 @@ def _print_report(report: Any, as_json: bool, text: Callable[[Any], str]) -> int
     return 0
 
 
-def _critical_path(args: argparse.Namespace) -> int:
+def _one_trace_report(args: argparse.Namespace) -> int:
+    """``critical-path`` and ``breakdown``: ``args.report`` names the analysis, which
+    has the same name in :mod:`~tracing_middleware.views.analysis` (the JSON) and
+    :mod:`~tracing_middleware.views.analysis_text` (the text)."""
     from tracing_middleware.views import analysis, analysis_text
 
     traces, problem = _load_traces(args.store, [args.trace_id])
     if problem is not None:
         return _error(problem)
-    return _print_report(analysis.critical_path(traces[0]), args.format == "json",
-                         analysis_text.critical_path)
-
-
-def _breakdown(args: argparse.Namespace) -> int:
-    from tracing_middleware.views import analysis, analysis_text
-
-    traces, problem = _load_traces(args.store, [args.trace_id])
-    if problem is not None:
-        return _error(problem)
-    return _print_report(analysis.breakdown(traces[0]), args.format == "json",
-                         analysis_text.breakdown)
+    return _print_report(getattr(analysis, args.report)(traces[0]), args.format == "json",
+                         getattr(analysis_text, args.report))
 
 
 def _diff(args: argparse.Namespace) -> int:

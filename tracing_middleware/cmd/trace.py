@@ -77,16 +77,7 @@ def register(subparsers: Any) -> None:
 
     listing = sub.add_parser("list", help="traces, newest first")
     listing.add_argument("--store", help=store_help)
-    listing.add_argument("--service", help="traces with a span of this service")
-    listing.add_argument("--operation", help="traces with a span of this name (with "
-                         "--service: a span of that service)")
-    listing.add_argument("--since", type=parse_since_ns,
-                         help="started after: 10m, 2h, 1d ago or an ISO 8601 time")
-    listing.add_argument("--min-duration", type=parse_duration_ns,
-                         help="lasted at least: 5ms, 1.5s")
-    listing.add_argument("--errors", action="store_true", help="only traces with errors")
-    listing.add_argument("--limit", type=_positive_int, default=20,
-                         help="at most this many (default 20)")
+    _add_filters(listing)
     listing.add_argument("--format", "-f", default="table", choices=("table", "json"),
                          help="a table, or a JSON array (the same objects trace find prints)")
     listing.add_argument("--json", action="store_const", dest="format", const="json",
@@ -126,43 +117,37 @@ def _open(url_arg: str | None) -> Any:
 
 
 def _list(args: argparse.Namespace) -> int:
+    return _print_summaries(args, lambda store: store.list_traces(
+        service=args.service, operation=args.operation, since_ns=args.since,
+        min_duration_ns=args.min_duration, errors_only=args.errors, limit=args.limit),
+        lambda path: f"no traces in {path}")
+
+
+def _print_summaries(args: argparse.Namespace, query: Callable[[Any], Sequence[Any]],
+                     empty: Callable[[str], str]) -> int:
+    """``trace list`` and ``trace find``: run ``query`` on the store (never creating one
+    that is not there), print the traces as a table or JSON, and ``empty(store path)``
+    on stderr when there are none."""
     from tracing_middleware.export.store import StoreError
-    from tracing_middleware.views._layout import printable
 
     try:
         store = _open(args.store)
     except ValueError as exc:
         return _error(str(exc))
-    if not os.path.exists(store.path):  # listing must not create an empty store
-        summaries = []
-    else:
+    summaries: Sequence[Any] = []
+    if os.path.exists(store.path):
         try:
-            summaries = store.list_traces(service=args.service, operation=args.operation,
-                                          since_ns=args.since,
-                                          min_duration_ns=args.min_duration,
-                                          errors_only=args.errors, limit=args.limit)
+            summaries = query(store)
         except StoreError as exc:
             return _error(str(exc))
         finally:
             store.close()
     if args.format == "json":
-        print(json.dumps([{"trace_id": s.trace_id, "root_name": s.root_name,
-                           "root_service": s.root_service, "services": sorted(s.services),
-                           "span_count": s.span_count, "start_time_unix_nano": s.start_ns,
-                           "duration_ns": s.duration_ns, "error": s.error}
-                          for s in summaries], indent=2))
-        return 0
-    header = ("START", "TRACE ID", "ROOT OPERATION", "SERVICES", "SPANS", "DURATION", "")
-    rows = [header]
-    for s in summaries:
-        started = datetime.datetime.fromtimestamp(s.start_ns / 1e9).astimezone()
-        rows.append((started.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], s.trace_id,
-                     printable(s.root_name), printable(",".join(sorted(s.services))),
-                     str(s.span_count), f"{s.duration_ns / 1e6:.3f} ms",
-                     "ERROR" if s.error else ""))
-    _print_table(rows, right={4, 5})
+        print(json.dumps([s.to_json() for s in summaries], indent=2))
+    else:
+        _print_table(_summary_rows(summaries), right={4, 5})
     if not summaries:
-        print(f"no traces in {store.path}", file=sys.stderr)
+        print(empty(store.path), file=sys.stderr)
     return 0
 
 
@@ -390,55 +375,39 @@ def _register_find(sub: Any, store_help: str) -> None:
         "without an id.")
     find.add_argument("--request-id", type=_request_id,
                       help="a request id or global request id (req-<uuid>)")
-    find.add_argument("--service", help="traces with a span of this service")
-    find.add_argument("--operation", help="traces with a span of this name (with "
-                      "--service: a span of that service)")
+    _add_filters(find)
     find.add_argument("--attribute", type=_attribute, metavar="KEY=VALUE",
                       help="traces with a span with this attribute (with --service or "
                       "--operation: that span), e.g. http.response.status_code=500")
-    find.add_argument("--since", type=parse_since_ns,
-                      help="started at or after: 10m, 2h, 1d ago or an ISO 8601 time")
     find.add_argument("--until", type=parse_since_ns,
                       help="started before: 10m, 2h, 1d ago or an ISO 8601 time")
-    find.add_argument("--min-duration", type=parse_duration_ns,
-                      help="lasted at least: 5ms, 1.5s")
-    find.add_argument("--errors", action="store_true", help="only traces with errors")
-    find.add_argument("--limit", type=_positive_int, default=20,
-                      help="at most this many (default 20)")
     find.add_argument("--format", "-f", default="table", choices=("table", "json"),
                       help="table (default), or json: the objects of trace list --json")
     find.add_argument("--store", help=store_help)
     find.set_defaults(func=_find)
 
 
-def _find(args: argparse.Namespace) -> int:
-    from tracing_middleware.export.store import StoreError
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    """The trace filters ``trace list`` and ``trace find`` share."""
+    parser.add_argument("--service", help="traces with a span of this service")
+    parser.add_argument("--operation", help="traces with a span of this name (with "
+                        "--service: a span of that service)")
+    parser.add_argument("--since", type=parse_since_ns,
+                        help="started at or after: 10m, 2h, 1d ago or an ISO 8601 time")
+    parser.add_argument("--min-duration", type=parse_duration_ns,
+                        help="lasted at least: 5ms, 1.5s")
+    parser.add_argument("--errors", action="store_true", help="only traces with errors")
+    parser.add_argument("--limit", type=_positive_int, default=20,
+                        help="at most this many (default 20)")
 
-    try:
-        store = _open(args.store)
-    except ValueError as exc:
-        return _error(str(exc))
-    summaries = []
-    if os.path.exists(store.path):  # searching must not create an empty store
-        try:
-            summaries = store.find_traces(
-                request_id=args.request_id, service=args.service, operation=args.operation,
-                since_ns=args.since, until_ns=args.until, errors=args.errors,
-                min_duration_ns=args.min_duration, attribute=args.attribute,
-                limit=args.limit)
-        except StoreError as exc:
-            return _error(str(exc))
-        finally:
-            store.close()
-    if args.format == "json":
-        print(json.dumps([s.to_json() for s in summaries], indent=2))
-    else:
-        _print_table(_summary_rows(summaries), right={4, 5})
-    if not summaries:
-        wanted = f" request id {args.request_id}" if args.request_id else ""
-        print(f"os-tracing trace: no trace matches{wanted} in {store.path}",
-              file=sys.stderr)
-    return 0
+
+def _find(args: argparse.Namespace) -> int:
+    wanted = f" request id {args.request_id}" if args.request_id else ""
+    return _print_summaries(args, lambda store: store.find_traces(
+        request_id=args.request_id, service=args.service, operation=args.operation,
+        since_ns=args.since, until_ns=args.until, errors=args.errors,
+        min_duration_ns=args.min_duration, attribute=args.attribute, limit=args.limit),
+        lambda path: f"os-tracing trace: no trace matches{wanted} in {path}")
 
 
 def _summary_rows(summaries: Sequence[Any]) -> list[tuple[str, ...]]:

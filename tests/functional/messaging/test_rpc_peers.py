@@ -349,6 +349,13 @@ def test_traced_to_peer_adds_no_key_by_default(endpoints, spans, peer, op):
     assert seen["span"] == [received.trace_id, received.span_id]
 
 
+def _hops(found, first, middle, last, op):
+    """The four spans of peer -> traced+ -> peer, in the order the message went: the
+    first peer's producer, our receiving and sending spans, the last peer's consumer."""
+    return (found[(first.name, "producer")], found[(middle.name, _receiving(op))],
+            found[(middle.name, _sending(op))], found[(last.name, "consumer")])
+
+
 @pytest.mark.parametrize("context_fields", [False, True], ids=["no-fields", "fields"])
 @pytest.mark.parametrize("op", OPS)
 @pytest.mark.parametrize("peer", PEERS)
@@ -369,10 +376,7 @@ def test_peer_traced_peer_with_context_forwarded(endpoints, spans, peer, op, con
         assert spans.of(request_id, 0) == {}
         return
     found = spans.of(request_id, 4)
-    producer = found[(first.name, "producer")]
-    received = found[(middle.name, _receiving(op))]
-    sent = found[(middle.name, _sending(op))]
-    consumer = found[(last.name, "consumer")]
+    producer, received, sent, consumer = _hops(found, first, middle, last, op)
     assert {s.trace_id for s in found.values()} == {root[0]}
     assert producer.parent_span_id == root[1]
     assert received.parent_span_id == producer.span_id
@@ -409,10 +413,7 @@ def test_peer_traced_peer_with_context_rebuilt(endpoints, spans, peer, op, conte
         assert spans.of(request_id, 0) == {}
         return
     found = spans.of(request_id, 4)
-    producer = found[(first.name, "producer")]
-    received = found[(middle.name, _receiving(op))]
-    sent = found[(middle.name, _sending(op))]
-    consumer = found[(last.name, "consumer")]
+    producer, received, sent, consumer = _hops(found, first, middle, last, op)
     assert {producer.trace_id, received.trace_id, sent.trace_id} == {root[0]}
     assert producer.parent_span_id == root[1]
     assert received.parent_span_id == producer.span_id

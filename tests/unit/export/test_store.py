@@ -8,28 +8,10 @@ import threading
 import pytest
 
 from tracing_middleware.export import store as store_module
-from tracing_middleware.export.records import SpanEvent, SpanRecord
+from tracing_middleware.export.records import SpanEvent
 from tracing_middleware.export.store import SCHEMA_VERSION, SpanStore, StoreError
 
-BASE = 1_700_000_000_000_000_000
-MS = 1_000_000
-
-
-def span(trace: int, span_id: int, parent: int | None = None, *, start_ms: float = 0,
-         duration_ms: float = 1, name: str | None = None, service: str = "svc",
-         **kw) -> SpanRecord:
-    return SpanRecord(f"{trace:032x}", f"{span_id:016x}",
-                      f"{parent:016x}" if parent is not None else None,
-                      name or f"op{span_id}", service,
-                      "server" if parent is None else "internal",
-                      BASE + int(start_ms * MS), int(duration_ms * MS), **kw)
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = SpanStore(str(tmp_path / "t.db"))
-    yield s
-    s.close()
+from .conftest import BASE, MS, span
 
 
 def test_round_trip_of_every_field(store):

@@ -11,30 +11,13 @@ from tracing_middleware.export import store as store_module
 from tracing_middleware.export.records import SpanRecord
 from tracing_middleware.export.store import SCHEMA_VERSION, SpanStore
 
-BASE = 1_700_000_000_000_000_000
-MS = 1_000_000
+from .conftest import BASE, MS, span
+
 GLOBAL = "req-6e0bd5e4-7a3e-4b8a-9c57-2b0f4c1d9e21"
-
-
-def span(trace: int, span_id: int, parent: int | None = None, *, start_ms: float = 0,
-         duration_ms: float = 1, name: str | None = None, service: str = "svc",
-         **kw) -> SpanRecord:
-    return SpanRecord(f"{trace:032x}", f"{span_id:016x}",
-                      f"{parent:016x}" if parent is not None else None,
-                      name or f"op{span_id}", service,
-                      "server" if parent is None else "internal",
-                      BASE + int(start_ms * MS), int(duration_ms * MS), **kw)
 
 
 def ids(summaries) -> list[int]:
     return [int(s.trace_id, 16) for s in summaries]
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = SpanStore(str(tmp_path / "t.db"))
-    yield s
-    s.close()
 
 
 @pytest.fixture

@@ -8,10 +8,11 @@ import re
 
 import pytest
 
-from tracing_middleware.cmd import main as main_cmd
 from tracing_middleware.export.records import SpanRecord
 from tracing_middleware.export.store import SpanStore
 from tracing_middleware.views import analysis, analysis_text, dot
+
+from .conftest import run
 
 BASE = 1_700_000_000_000_000_000  # 2023-11-14T22:13:20Z
 MS = 1_000_000
@@ -53,12 +54,6 @@ def url(tmp_path):
                        base=BASE - 2 * HOUR)])
     store.close()
     return url
-
-
-def run(*argv: str) -> int:
-    """Through the real ``os-tracing`` parser, so deps's registration is tested too."""
-    args = main_cmd.build_parser().parse_args(list(argv))
-    return args.func(args)
 
 
 def _stored(url: str, trace_id: str):

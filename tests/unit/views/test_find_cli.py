@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
 
-from tracing_middleware.cmd import trace as trace_cmd
 from tracing_middleware.export.records import SpanRecord
 from tracing_middleware.export.store import SpanStore
+
+from .conftest import run
 
 BASE = 1_700_000_000_000_000_000
 MS = 1_000_000
@@ -46,13 +46,6 @@ def url(tmp_path):
     ])
     store.close()
     return url
-
-
-def run(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="os-tracing")
-    trace_cmd.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(list(argv))
-    return args.func(args)
 
 
 def _found(capsys) -> list[str]:

@@ -13,6 +13,8 @@ from tracing_middleware.export.records import SpanRecord
 from tracing_middleware.export.store import SpanStore
 from tracing_middleware.views import FORMATS
 
+from .conftest import run
+
 BASE = 1_700_000_000_000_000_000
 MS = 1_000_000
 
@@ -35,13 +37,6 @@ def url(tmp_path):
                  _span(7, 3, 2, status="error"), _span(8, 4, name="GET /", service="api")])
     store.close()
     return url
-
-
-def run(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="os-tracing")
-    trace_cmd.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(list(argv))
-    return args.func(args)
 
 
 def test_list_table_newest_first(url, capsys):

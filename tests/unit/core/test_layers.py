@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, ...]] = [
      "tracing_middleware.integrations.base", "tracing_middleware.export.records"),
     ("tracing_middleware.opts", "tracing_middleware.config",
      "tracing_middleware.export.store_url"),
-    ("tracing_middleware.export", "tracing_middleware.plugins"),
+    ("tracing_middleware.export", "tracing_middleware.plugins", "tracing_middleware.metrics"),
     ("tracing_middleware.facade",),
     ("tracing_middleware.registry",),
     ("tracing_middleware.tracer", "tracing_middleware.integrations._http",

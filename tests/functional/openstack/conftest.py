@@ -20,7 +20,6 @@ keeps the cloud's directory (configuration, logs, databases, the store) for a lo
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import grp
 import json
@@ -30,12 +29,9 @@ import pwd
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import sysconfig
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -43,6 +39,8 @@ import pytest
 
 import tracing_middleware.wsgi
 from tracing_middleware.export.store import SpanStore
+
+from ..processes import Server, free_port, python_home, system_user, unprivileged
 
 HERE = pathlib.Path(__file__).resolve().parent
 BIN = pathlib.Path(sys.executable).parent
@@ -62,12 +60,6 @@ KEYSTONE_SPAN_CAP = 40
 KEYSTONE_THREADS = 2
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def run(*argv: str, env: dict[str, str] | None = None) -> str:
     out = subprocess.run(argv, capture_output=True, text=True, timeout=DEADLINE_S,
                          env={**os.environ, **(env or {})})
@@ -75,106 +67,16 @@ def run(*argv: str, env: dict[str, str] | None = None) -> str:
     return out.stdout
 
 
-def _group_alive(pgid: int) -> bool:
-    """Whether a live (not zombie) process of process group ``pgid`` remains."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            return True
-    return False
-
-
-@dataclasses.dataclass
-class Server:
-    """A server started in its own session; ``stop`` waits for its whole process tree."""
-
-    name: str
-    proc: subprocess.Popen
-    logs: list[pathlib.Path]
-    #: sent to the server's own pid: its graceful stop
-    stop_signal: int = signal.SIGTERM
-
-    @property
-    def log(self) -> pathlib.Path:
-        return self.logs[0]
-
-    def output(self) -> str:
-        parts = []
-        for path in self.logs:
-            with contextlib.suppress(OSError):
-                parts.append(f"--- {path}\n{path.read_text(errors='replace')[-3000:]}")
-        return "\n".join(parts)
-
-    def wait_listening(self, port: int) -> None:
-        """Poll the port until it accepts connections (readiness), with a deadline."""
-        deadline = time.monotonic() + DEADLINE_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"{self.name} exited ({self.proc.returncode}):\n{self.output()}")
-            with contextlib.suppress(OSError), \
-                    socket.create_connection(("127.0.0.1", port), 1):
-                return
-            time.sleep(0.1)  # a readiness poll with a deadline
-        pytest.fail(f"{self.name}: nothing on {port} after {DEADLINE_S}s:\n{self.output()}")
-
-    def stop(self) -> None:
-        """The graceful stop, then wait for every process of the group; SIGKILL past the
-        deadline (and then fail: a service that cannot stop loses its spans)."""
-        stuck = False
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, self.stop_signal)
-            try:
-                self.proc.wait(DEADLINE_S / 2)
-            except subprocess.TimeoutExpired:
-                stuck = True
-        deadline = time.monotonic() + DEADLINE_S / 2
-        while _group_alive(self.proc.pid):  # workers of the group may outlive the master
-            if time.monotonic() > deadline:
-                stuck = True
-                break
-            time.sleep(0.05)
-        if stuck:
-            self.kill()
-            pytest.fail(f"{self.name} did not stop gracefully:\n{self.output()}")
-
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(10)
-
-
 def start(name: str, argv: list[str], env: dict[str, str], root: pathlib.Path, port: int,
           logs: tuple[pathlib.Path, ...] = (), stop_signal: int = signal.SIGTERM) -> Server:
-    log = root / f"{name}.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(argv, env={**os.environ, **env}, cwd=root, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    server = Server(name, proc, [log, *logs], stop_signal)
+    server = Server(name, argv, {**os.environ, **env}, root, root / f"{name}.log", logs,
+                    DEADLINE_S, DEADLINE_S / 2, stop_signal)
     try:
         server.wait_listening(port)
     except BaseException:
         server.kill()
         raise
     return server
-
-
-def _user(name: str) -> pwd.struct_passwd:
-    """A system user without a home, created with useradd if missing; when the tests do
-    not run as root, the user running them (Apache then serves as that user)."""
-    if os.geteuid() != 0:
-        return pwd.getpwuid(os.geteuid())
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        run("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name)
-        return pwd.getpwnam(name)
 
 
 def _chown(path: pathlib.Path, user: pwd.struct_passwd) -> None:
@@ -308,40 +210,9 @@ def _apxs(variable: str) -> str:
     return run("apxs", "-q", variable).strip()
 
 
-def _python_home(root: pathlib.Path) -> pathlib.Path:
-    """A virtualenv the Apache user can access(2), whose ``.pth`` adds this one's packages.
-
-    NOTE(os-tracing): mod_wsgi checks ``WSGIPythonHome`` with access(2), which ignores
-    capabilities, and this test virtualenv is root-only (under .tox, 0700): with it as
-    home mod_wsgi logs WSGI0102 and Python cannot start. A deployment's virtualenv is
-    readable by its service user and is the home itself.
-    """
-    home = root / "python-home"
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    run(str(pathlib.Path(sys.base_prefix) / "bin" / version), "-m", "venv",
-        "--without-pip", str(home))
-    site_packages = sysconfig.get_paths()["purelib"]
-    (home / "lib" / version / "site-packages" / "os_tracing_tests.pth").write_text(
-        f"import site; site.addsitedir({site_packages!r})\n")
-    return home
-
-
-def _unprivileged(user: pwd.struct_passwd, argv: list[str]) -> list[str]:
-    """``argv`` as ``user``: Apache refuses to serve as root.
-
-    NOTE(os-tracing): the interpreter (under /root) and the test virtualenv (under .tox)
-    are root-only here, so the user gets CAP_DAC_READ_SEARCH (read, never write) as an
-    ambient capability; what it writes (its directory, the store) it owns.
-    """
-    if os.geteuid() != 0:
-        return argv  # already unprivileged
-    return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
-            "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search", *argv]
-
-
 def _placement(root: pathlib.Path, port: int, store: str, keystone: str,
                password: str) -> Server:
-    user = _user(PLACEMENT_USER)
+    user = system_user(PLACEMENT_USER)
     etc = root / "placement"
     etc.mkdir()
     conf = etc / "placement.conf"
@@ -360,14 +231,14 @@ def _placement(root: pathlib.Path, port: int, store: str, keystone: str,
     httpd_conf = etc / "placement-api-wsgi.conf"
     httpd_conf.write_text(_PLACEMENT_HTTPD.format(
         dir=etc, port=port, modules=_apxs("LIBEXECDIR"), load_module=load_module,
-        home=_python_home(root), wsgi_file=WSGI_FILE, wsgi_dir=WSGI_FILE.parent,
+        home=python_home(root), wsgi_file=WSGI_FILE, wsgi_dir=WSGI_FILE.parent,
         conf=conf))
     httpd = f"{_apxs('SBINDIR')}/{_apxs('TARGET')}"
     # placement reads its own files from OS_PLACEMENT_CONFIG_DIR in os.environ, which
     # SetEnv does not reach: it comes from Apache's environment, as under systemd.
     # NOTE(os-tracing): graceful-stop is SIGWINCH to the parent (apachectl -k
     # graceful-stop): it lets mod_wsgi shut each daemon process down cleanly.
-    return start("placement", _unprivileged(user, [httpd, "-f", str(httpd_conf),
+    return start("placement", unprivileged(user, [httpd, "-f", str(httpd_conf),
                                                    "-DFOREGROUND"]),
                  {"OS_PLACEMENT_CONFIG_DIR": str(etc)}, root, port,
                  logs=(etc / "placement-api-error.log",), stop_signal=signal.SIGWINCH)
@@ -420,7 +291,7 @@ def cloud() -> Iterator[Cloud]:
         assert created.all_spans() == []
     # NOTE(os-tracing): one store for every service; SQLite running as root gives the
     # -wal and -shm files it creates to the database's owner, so all can write it.
-    placement_user = _user(PLACEMENT_USER)
+    placement_user = system_user(PLACEMENT_USER)
     for path in (root / "store", *(root / "store").iterdir()):
         _chown(path, placement_user)
     passwords = {"admin_password": "ADMIN-" + secrets.token_hex(12),

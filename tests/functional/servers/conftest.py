@@ -17,13 +17,8 @@ import contextlib
 import http.client
 import os
 import pathlib
-import pwd
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from collections import Counter
@@ -33,6 +28,8 @@ import pytest
 
 import tracing_middleware.wsgi
 from tracing_middleware.export.store import SpanStore
+
+from ..processes import Server, free_port, python_home, system_user, unprivileged
 
 HERE = pathlib.Path(__file__).resolve().parent
 BIN = pathlib.Path(sys.executable).parent
@@ -48,83 +45,6 @@ DEADLINE_S = 30.0
 STOP_DEADLINE_S = 15.0
 #: The unprivileged user Apache runs as.
 APACHE_USER = "www-data"
-
-
-def _group_alive(pgid: int) -> list[int]:
-    """Live (not zombie) processes of process group ``pgid``."""
-    alive = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            alive.append(int(entry))
-    return alive
-
-
-class Server:
-    """A server process started in its own session; ``kill()`` ends its whole tree."""
-
-    def __init__(self, argv: Sequence[str], env: dict[str, str], cwd: pathlib.Path,
-                 logs: Sequence[pathlib.Path] = ()) -> None:
-        self.log = cwd / f"{pathlib.Path(argv[0]).name}-{time.monotonic_ns()}.log"
-        self.logs = [self.log, *logs]
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(list(argv), env=env, cwd=cwd, stdout=out,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
-        self.pgid = self.proc.pid
-
-    def output(self) -> str:
-        """The tail of every log the server wrote, for failure messages."""
-        parts = []
-        for path in self.logs:
-            with contextlib.suppress(OSError):
-                parts.append(f"--- {path}\n{path.read_text(errors='replace')[-4000:]}")
-        return "\n".join(parts)
-
-    def wait_listening(self, port: int) -> None:
-        """Poll the port until it accepts connections (readiness), with a deadline."""
-        deadline = time.monotonic() + DEADLINE_S
-        while True:
-            if self.proc.poll() is not None:
-                pytest.fail(f"server exited ({self.proc.returncode}) before listening:\n"
-                            f"{self.output()}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"nothing listens on {port} after {DEADLINE_S}s:\n"
-                                f"{self.output()}")
-            time.sleep(0.05)
-
-    def signal(self, signum: int) -> None:
-        os.kill(self.proc.pid, signum)
-
-    def wait_stopped(self) -> int:
-        """Wait for the server and every process it started to be gone; its exit status."""
-        try:
-            code = self.proc.wait(STOP_DEADLINE_S)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"server still running {STOP_DEADLINE_S}s after the stop:\n"
-                        f"{self.output()}")
-        deadline = time.monotonic() + STOP_DEADLINE_S
-        while _group_alive(self.pgid):
-            if time.monotonic() > deadline:
-                pytest.fail(f"processes {_group_alive(self.pgid)} outlived the server:\n"
-                            f"{self.output()}")
-            time.sleep(0.05)
-        return code
-
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pgid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(DEADLINE_S)
 
 
 class Traffic:
@@ -201,7 +121,7 @@ class Harness:
 
     def __init__(self, directory: pathlib.Path) -> None:
         self.dir = directory
-        self.port = _free_port()
+        self.port = free_port()
         self.store = directory / "traces.db"
         self.conf = directory / "service.conf"
         self.conf.write_text(
@@ -219,23 +139,16 @@ class Harness:
 
     def start(self, argv: Sequence[str], env: dict[str, str] | None = None,
               logs: Sequence[pathlib.Path] = ()) -> Server:
-        server = Server(argv, self.env() if env is None else env, self.dir, logs)
+        name = pathlib.Path(argv[0]).name
+        server = Server(name, argv, self.env() if env is None else env, self.dir,
+                        self.dir / f"{name}-{time.monotonic_ns()}.log", logs,
+                        DEADLINE_S, STOP_DEADLINE_S)
         self.servers.append(server)
         return server
 
     def unprivileged(self, argv: Sequence[str]) -> list[str]:
-        """``argv`` run as the Apache user, able to read (never write) root-only files.
-
-        NOTE(os-tracing): here the interpreter (under /root) and the test virtualenv
-        (under .tox) are root-only (0700), so the user gets CAP_DAC_READ_SEARCH as an
-        ambient capability; a deployment's virtualenv is readable by its service user.
-        """
-        if os.geteuid() != 0:
-            return list(argv)  # already unprivileged: Apache runs as this user
-        user = pwd.getpwnam(self.apache_user)
-        return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
-                "--clear-groups", "--inh-caps=+dac_read_search",
-                "--ambient-caps=+dac_read_search", *argv]
+        """``argv`` run as the Apache user (see :func:`processes.unprivileged`)."""
+        return unprivileged(system_user(self.apache_user), argv)
 
     def traffic(self) -> Traffic:
         return Traffic(self.port)
@@ -248,12 +161,6 @@ class Harness:
             server.kill()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def harness(tmp_path: pathlib.Path) -> Iterator[Harness]:
     h = Harness(tmp_path)
@@ -263,37 +170,14 @@ def harness(tmp_path: pathlib.Path) -> Iterator[Harness]:
         h.close()
 
 
-def _apache_user() -> pwd.struct_passwd:
-    """The Apache user, created (as a system user without a home) if missing."""
-    try:
-        return pwd.getpwnam(APACHE_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
-                        "/usr/sbin/nologin", APACHE_USER], check=True, timeout=60)
-        return pwd.getpwnam(APACHE_USER)
-
-
 @pytest.fixture(scope="session")
 def apache_python_home() -> Iterator[pathlib.Path]:
-    """A virtualenv in a world-readable place whose ``.pth`` adds this one's packages:
-    the ``WSGIPythonHome`` of the Apache tests.
-
-    NOTE(os-tracing): mod_wsgi recognises a virtualenv home by access(2) on its
-    pyvenv.cfg, and access(2) ignores capabilities: with this root-only virtualenv as
-    home it logs WSGI0102 ("Python home ... is not accessible") and Python then fails to
-    start ("failed to get the Python codec of the filesystem encoding").
-    """
+    """A world-readable :func:`processes.python_home`: the Apache tests'
+    ``WSGIPythonHome``."""
     directory = pathlib.Path(tempfile.mkdtemp(prefix="os-tracing-apache-venv-"))
     directory.chmod(0o755)
-    home = directory / "venv"
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    subprocess.run([str(pathlib.Path(sys.base_prefix) / "bin" / version), "-m", "venv",
-                    "--without-pip", str(home)], check=True, timeout=DEADLINE_S)
-    site_packages = sysconfig.get_paths()["purelib"]
-    (home / "lib" / version / "site-packages" / "os_tracing_tests.pth").write_text(
-        f"import site; site.addsitedir({site_packages!r})\n")
     try:
-        yield home
+        yield python_home(directory)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
@@ -309,7 +193,7 @@ def apache_harness() -> Iterator[Harness]:
     directory = pathlib.Path(tempfile.mkdtemp(prefix="os-tracing-apache-"))
     h = Harness(directory)
     if os.geteuid() == 0:
-        user = _apache_user()
+        user = system_user(APACHE_USER)
         os.chown(directory, user.pw_uid, user.pw_gid)
         os.chown(h.conf, user.pw_uid, user.pw_gid)
     try:

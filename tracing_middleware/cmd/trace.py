@@ -161,7 +161,7 @@ def _print_table(rows: Sequence[Sequence[str]], right: set[int]) -> None:
 
 def _show(args: argparse.Namespace) -> int:
     from tracing_middleware.export.store import StoreError
-    from tracing_middleware.views import tree
+    from tracing_middleware.views import analysis, tree
 
     try:
         store = _open(args.store)
@@ -185,7 +185,9 @@ def _show(args: argparse.Namespace) -> int:
     if args.format == "tree":
         color = (args.output is None and sys.stdout.isatty()
                  and not os.environ.get("NO_COLOR"))
-        text = tree.render(trace, color=color)
+        path = analysis.critical_path(trace)["path"]
+        text = tree.render(trace, color=color,
+                           critical={step["span_id"]: step["contribution_ns"] for step in path})
     else:
         text = FORMATS[args.format](trace)
     if args.output:

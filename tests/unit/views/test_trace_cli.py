@@ -11,7 +11,7 @@ import pytest
 from tracing_middleware.cmd import trace as trace_cmd
 from tracing_middleware.export.records import SpanRecord
 from tracing_middleware.export.store import SpanStore
-from tracing_middleware.views import FORMATS
+from tracing_middleware.views import FORMATS, analysis, tree
 
 from .conftest import run
 
@@ -119,8 +119,14 @@ def test_show_every_format_to_stdout_and_file(url, fmt, tmp_path, capsys):
     assert run("trace", "show", trace_id, "--store", url, "--format", fmt) == 0
     out = capsys.readouterr().out
     store = SpanStore.from_url(url)
-    expected = FORMATS[fmt](store.get_trace(trace_id))
+    trace = store.get_trace(trace_id)
     store.close()
+    expected = FORMATS[fmt](trace)
+    if fmt == "tree":  # the tree marks the critical path
+        path = analysis.critical_path(trace)["path"]
+        expected = tree.render(trace, critical={step["span_id"]: step["contribution_ns"]
+                                                for step in path})
+        assert "◆" in expected
     assert out == expected + "\n"
     target = tmp_path / f"out.{fmt}"
     assert run("trace", "show", trace_id, "--store", url, "-f", fmt, "-o", str(target)) == 0

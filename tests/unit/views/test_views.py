@@ -12,7 +12,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from tracing_middleware.export.records import SpanEvent, SpanRecord
 from tracing_middleware.export.store import Trace
-from tracing_middleware.views import FORMATS, tree
+from tracing_middleware.views import FORMATS, analysis, tree
 from tracing_middleware.views.osprofiler_import import import_osprofiler_json
 from tracing_middleware.views.otlp_json import import_otlp_json
 
@@ -81,6 +81,24 @@ def test_tree_columns_align_and_show_offsets():
     assert len({line.index(" ms") for line in lines}) == 1
     assert re.search(r"\b5\.000 ms  \+\s*0\.000 ms$", lines[0])
     assert re.search(r"\b0\.500 ms  \+\s*4\.000 ms$", lines[3])
+
+
+def test_tree_marks_the_critical_path_with_what_each_span_holds():
+    """The spans on the critical path end with the mark and their contribution, aligned;
+    the others, ERROR included, keep their columns."""
+    trace = _trace()
+    path = analysis.critical_path(trace)["path"]
+    held = {step["span_id"]: step["contribution_ns"] for step in path}
+    assert held == {"a" * 16: 3_500_000, "e" * 16: 1_000_000, "d" * 16: 500_000}
+    lines = tree.render(trace, critical=held).splitlines()
+    assert lines[0].endswith("+0.000 ms  ◆ 3.500 ms")
+    assert lines[3].endswith("+4.000 ms  ◆ 0.500 ms")
+    assert lines[4].endswith("+1.000 ms  ◆ 1.000 ms")
+    assert "◆" not in lines[1] and "◆" not in lines[2]
+    assert lines[2].endswith("ms              ERROR")
+    assert len({line.index(" ms") for line in lines}) == 1
+    assert "\x1b[1m◆ 3.500 ms" in tree.render(trace, color=True, critical=held)
+    assert tree.render(trace) == FORMATS["tree"](trace) and "◆" not in tree.render(trace)
 
 
 def test_tree_colour_only_when_asked_and_control_chars_escaped():

@@ -9,6 +9,7 @@ internal URLs and ids; expose it deliberately or not at all.
 from __future__ import annotations
 
 import argparse
+import contextvars
 import html
 import http.server
 import re
@@ -18,7 +19,10 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
+from tracing_middleware.cmd.deps import window_spans
+from tracing_middleware.export.records import SpanRecord
 from tracing_middleware.export.store_url import resolve_store_url
+from tracing_middleware.views import analysis, diff_html, graph_svg
 
 __all__ = ["UIServer", "register", "serve_forever"]
 
@@ -53,10 +57,42 @@ def _parse_duration_ms(text: str) -> int | None:
     return int(value * {"us": 1e3, "ms": 1e6, "s": 1e9}[unit])
 
 
+_NAV_STYLE = """nav{display:flex;flex-wrap:wrap;align-items:center;gap:1em;
+padding-bottom:.5em;border-bottom:1px solid #ddd}nav form{margin:0}nav a.here{font-weight:600}
+"""
+
+#: The path and query of the request being answered, so the header can say where the
+#: reader is and what to compare (set by :meth:`UIServer.route`, one per request thread).
+_REQUEST: contextvars.ContextVar[tuple[str, dict[str, list[str]]]] = contextvars.ContextVar(
+    "os_tracing_ui_request", default=("", {}))
+
+
+def _nav() -> str:
+    """Links to each page and the compare form: on a trace's page it compares that trace
+    with the one typed, on ``/diff`` it holds the two being compared."""
+    path, query = _REQUEST.get()
+    esc = html.escape
+    a = b = ""
+    if path.startswith("/trace/"):
+        a = path[len("/trace/"):]
+    elif path == "/diff":
+        a, b = ((query.get(name) or [""])[0] for name in ("a", "b"))
+    links = []
+    for href, text, here in (("/", "traces", path in ("/", "/search")),
+                             ("/deps", "dependencies", path == "/deps")):
+        links.append(f"<a href='{href}'{' class=here' if here else ''}>{text}</a>")
+    placeholder = "compare with\u2026 (trace id)" if a else "trace B"
+    return ("<nav>" + "".join(links) +
+            "<form id='compare' method='get' action='/diff'>"
+            f"<input name='a' placeholder='trace A' size='34' value='{esc(a[:64])}'>"
+            f"<input name='b' placeholder='{placeholder}' size='34' value='{esc(b[:64])}'>"
+            "<button type='submit'>Compare</button></form></nav>")
+
+
 def _page(title: str, body: str) -> bytes:
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>"
-            f"{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
-            f"<h1><a href='/'>os-tracing</a> · {html.escape(title)}</h1>{body}"
+            f"{html.escape(title)}</title><style>{_STYLE}{_NAV_STYLE}</style></head><body>"
+            f"{_nav()}<h1><a href='/'>os-tracing</a> · {html.escape(title)}</h1>{body}"
             "</body></html>").encode()
 
 
@@ -102,6 +138,18 @@ class UIServer:
     def route(self, raw_path: str) -> tuple[int, str, bytes]:
         parsed = urllib.parse.urlsplit(raw_path)
         query = urllib.parse.parse_qs(parsed.query)
+        token = _REQUEST.set((parsed.path, query))
+        try:
+            return self._route(parsed, query)
+        finally:
+            _REQUEST.reset(token)
+
+    def _route(self, parsed: urllib.parse.SplitResult, query: dict[str, list[str]]
+               ) -> tuple[int, str, bytes]:
+        if parsed.path == "/diff":
+            return self.diff_page(query)
+        if parsed.path == "/deps":
+            return 200, "text/html", self.deps_page(query)
         if parsed.path in ("/", "/search"):
             return 200, "text/html", self.search_page(query)
         if parsed.path.startswith("/trace/"):
@@ -159,6 +207,51 @@ class UIServer:
                  "<th>services</th><th>spans</th><th>duration</th><th></th><th>trace id</th>"
                  "</tr>" + "".join(rows) + "</table>") if rows else "<p>No traces.</p>"
         return _page("traces", form + table)
+
+    def diff_page(self, query: dict[str, list[str]]) -> tuple[int, str, bytes]:
+        """Traces ``a`` and ``b`` side by side; a missing or unknown id is a 404 saying
+        which, never an error page."""
+        traces = []
+        for name in ("a", "b"):
+            wanted = (query.get(name) or [""])[0].strip()
+            trace = self.store.get_trace(wanted) if 0 < len(wanted) <= 64 else None
+            if trace is None:
+                said = f"trace {html.escape(wanted[:64])}" if wanted else "no trace id"
+                return 404, "text/html", _page("not found", (
+                    f"<p id='not-found'>Compare: {said} for {name.upper()} "
+                    "(give two stored trace ids).</p>"))
+            traces.append(trace)
+        min_change = (query.get("min_change") or [""])[0]
+        min_change_ns = _parse_duration_ms(min_change) if min_change else None
+        body = diff_html.render(traces[0], traces[1], min_change_ns=min_change_ns or 0,
+                                link=lambda trace_id: f"/trace/{trace_id}")
+        a, b = traces
+        return 200, "text/html", _page(
+            f"compare {a.trace_id[:8]} with {b.trace_id[:8]}", body)
+
+    def window_spans(self, since_ns: int, service: str | None) -> list[SpanRecord]:
+        """The spans the dependency page analyses: every span of the traces started
+        since ``since_ns`` (with ``service``, those it takes part in). One method, so
+        a faster store query can replace it without touching the page."""
+        return window_spans(self.store, since_ns, service)
+
+    def deps_page(self, query: dict[str, list[str]]) -> bytes:
+        """The service graph of the last ``since`` minutes (60 when absent or not a
+        number), optionally around one ``service``."""
+        since_text = (query.get("since") or [""])[0].strip()
+        minutes = min(int(since_text), 10**7) if since_text.isdigit() else 60
+        service = (query.get("service") or [""])[0].strip() or None
+        spans = self.window_spans(time.time_ns() - minutes * 60 * 10**9, service)
+        report = analysis.dependencies(spans, service=service)
+        esc = html.escape
+        form = ("<form id='deps-form' method='get' action='/deps'>last "
+                f"<input name='since' size='6' value='{minutes}'> minutes "
+                f"<input name='service' placeholder='service' value='{esc(service or '')}'>"
+                "<button type='submit'>Show</button></form>")
+        graph = graph_svg.render(
+            report, focus=service,
+            node_href=lambda name: "/search?" + urllib.parse.urlencode({"service": name}))
+        return _page("dependencies", form + graph)
 
     def _log_lines(self, trace_id: str) -> list[str]:
         found: list[str] = []

@@ -141,13 +141,12 @@ def _crossings(layers: Sequence[Sequence[str]], pairs: Sequence[tuple[str, str]]
     return count
 
 
-def _by_barycentre(layers: Sequence[Sequence[str]], index: int, downward: bool,
-                   neighbours: Mapping[str, set[str]], layer_of: Mapping[str, int]
-                   ) -> list[str]:
-    """Layer ``index`` ordered by the mean height of each service's neighbours in the
-    layers already swept (left of it going right, right of it going left); a service
-    without such neighbours keeps its height."""
-    y = {s: i - (len(layer) - 1) / 2 for layer in layers for i, s in enumerate(layer)}
+def _by_barycentre(layer: Sequence[str], index: int, downward: bool,
+                   y: dict[str, float], neighbours: Mapping[str, set[str]],
+                   layer_of: Mapping[str, int]) -> list[str]:
+    """Layer ``index`` ordered by the mean height ``y`` of each service's neighbours in
+    the layers already swept (left of it going right, right of it going left); a service
+    without such neighbours keeps its height. Updates ``y`` for the new order."""
 
     def swept(other: str) -> bool:
         return layer_of[other] < index if downward else layer_of[other] > index
@@ -156,7 +155,9 @@ def _by_barycentre(layers: Sequence[Sequence[str]], index: int, downward: bool,
         near = [y[n] for n in neighbours[service] if swept(n)]
         return (sum(near) / len(near) if near else y[service], y[service])
 
-    return sorted(layers[index], key=key)
+    ordered = sorted(layer, key=key)
+    y.update((s, i - (len(ordered) - 1) / 2) for i, s in enumerate(ordered))
+    return ordered
 
 
 def layout(edges: Sequence[Mapping[str, Any]], sweeps: int = 4) -> list[list[str]]:
@@ -194,9 +195,11 @@ def layout(edges: Sequence[Mapping[str, Any]], sweeps: int = 4) -> list[list[str
     current = [list(layer) for layer in layers]
     for sweep in range(sweeps):
         downward = sweep % 2 == 0
+        y = {s: i - (len(layer) - 1) / 2 for layer in current for i, s in enumerate(layer)}
         for index in (range(1, len(current)) if downward
                       else range(len(current) - 2, -1, -1)):
-            current[index] = _by_barycentre(current, index, downward, neighbours, layer_of)
+            current[index] = _by_barycentre(current[index], index, downward, y, neighbours,
+                                            layer_of)
         crossings = _crossings(current, pairs, layer_of)
         if crossings < best_crossings:
             best, best_crossings = [list(layer) for layer in current], crossings

@@ -66,7 +66,7 @@ stroke:#fff;stroke-width:4px;stroke-linejoin:round}
 ul.deps-legend{list-style:none;padding:0;margin:.5em 0}
 ul.deps-legend li{display:inline-block;margin-right:1.5em}
 ul.deps-legend svg{vertical-align:middle;margin-right:.3em}
-#edges td.num{text-align:right;font-variant-numeric:tabular-nums}
+#edges .num{text-align:right;font-variant-numeric:tabular-nums}
 #edges tr.has-errors td{background:#fde8e8}"""
 
 
@@ -237,6 +237,7 @@ class _Labels:
 
     def __init__(self, obstacles: Sequence[_Box]) -> None:
         self._taken = list(obstacles)
+        self._placed: list[_Box] = []
 
     @staticmethod
     def _box(x: float, y: float, width: float, anchor: str) -> _Box:
@@ -249,9 +250,18 @@ class _Labels:
             if not any(box[0] < o[2] and o[0] < box[2] and box[1] < o[3] and o[1] < box[3]
                        for o in self._taken):
                 self._taken.append(box)
+                self._placed.append(box)
                 return y + nudge
         self._taken.append(self._box(x, y, width, anchor))
+        self._placed.append(self._taken[-1])
         return y
+
+    def extent(self) -> _Box:
+        """The box around every label placed (labels may stick out of the graph)."""
+        if not self._placed:
+            return math.inf, math.inf, -math.inf, -math.inf
+        return (min(b[0] for b in self._placed), min(b[1] for b in self._placed),
+                max(b[2] for b in self._placed), max(b[3] for b in self._placed))
 
 
 def _edge_text(e: Mapping[str, Any], x: float, y: float, labels: _Labels,
@@ -376,11 +386,16 @@ def _svg(edges: Sequence[Mapping[str, Any]], layers: Sequence[Sequence[str]],
         f"orient='auto-start-reverse'><path d='M0,0 L10,5 L0,10 z' fill='{colour}'/>"
         "</marker>"
         for name, (colour, _, _) in [*PROTOCOLS.items(), ("other", _OTHER)])
+    # Grow the canvas to the labels that stick out (a loop's on the last column).
+    label_left, label_top, label_right, label_bottom = labels.extent()
+    dx, dy = max(0.0, 8 - label_left), max(0.0, 8 - label_top)
+    width = max(width, label_right + 8) + dx
+    height = max(height, label_bottom + 8) + dy
     return (f"<div class='deps-scroll'><svg class='deps-graph' id='deps-graph' "
             f"xmlns='http://www.w3.org/2000/svg' width='{width:.0f}' height='{height:.0f}' "
             f"viewBox='0 0 {width:.0f} {height:.0f}' role='img' "
-            f"aria-label='service dependency graph'><defs>{markers}</defs>{''.join(parts)}"
-            "</svg></div>")
+            f"aria-label='service dependency graph'><defs>{markers}</defs>"
+            f"<g transform='translate({dx:.1f},{dy:.1f})'>{''.join(parts)}</g></svg></div>")
 
 
 def _legend() -> str:
@@ -417,8 +432,9 @@ def _table(edges: Sequence[Mapping[str, Any]], node_href: Callable[[str], str] |
             f"<td class='num'>{f'⚠ {errors}' if errors else '0'}</td>"
             f"<td class='num'>{_ms(int(e['p50_ns']))}</td>"
             f"<td class='num'>{_ms(int(e['p95_ns']))}</td></tr>")
-    return ("<table id='edges'><tr><th>from</th><th>to</th><th>protocol</th><th>calls</th>"
-            "<th>errors</th><th>p50</th><th>p95</th></tr>" + "".join(rows) + "</table>")
+    return ("<table id='edges'><tr><th>from</th><th>to</th><th>protocol</th>"
+            "<th class='num'>calls</th><th class='num'>errors</th><th class='num'>p50</th>"
+            "<th class='num'>p95</th></tr>" + "".join(rows) + "</table>")
 
 
 def render(report: Mapping[str, Any], node_href: Callable[[str], str] | None = None,

@@ -151,11 +151,12 @@ def _side(span: SpanRecord | None, depth: int, origin: int, scale: int,
     duration = max(0, span.duration_ns)
     left = min(max((span.start_time_unix_nano - origin) / scale * 100, 0.0), 100.0)
     width = min(duration / scale * 100, 100.0 - left)
-    error = " <b>ERROR</b>" if span.status == "error" else ""
+    # First in the label, so a long name's ellipsis cannot hide it.
+    error = "<b>ERROR</b> " if span.status == "error" else ""
     return (f"<td class='side{' err' if span.status == 'error' else ''}'><div class='cell'>"
             f"<div class='label' style='padding-left:{depth * 12}px' "
-            f"title='{esc(span.name)} [{esc(span.service)}]'>{esc(span.name)} "
-            f"<small>[{esc(span.service)}]</small>{error}</div>"
+            f"title='{esc(span.name)} [{esc(span.service)}]'>{error}{esc(span.name)} "
+            f"<small>[{esc(span.service)}]</small></div>"
             f"<div class='lane'><div class='bar' style='left:{left:.3f}%;"
             f"width:{width:.3f}%'></div></div><span class='ms'>{_ms(duration)}</span>"
             "</div></td>")

@@ -170,7 +170,7 @@ def test_untrusted_names_are_escaped():
     b = Trace(TB, [span(TB, "1", None, EVIL, EVIL, 0, 12)])
     page = diff_html.render(a, b)
     assert EVIL not in page and "&lt;script&gt;" in page
-    assert rows(page)[0][1] == [f"{EVIL} [{EVIL}] ERROR 10.000 ms",
+    assert rows(page)[0][1] == [f"ERROR {EVIL} [{EVIL}] 10.000 ms",
                                 f"{EVIL} [{EVIL}] 12.000 ms", "+2.000 ms (+20.0%)"]
 
 

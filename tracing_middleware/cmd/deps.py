@@ -1,7 +1,8 @@
 """``os-tracing deps``: which service calls which, over the traces of a time window.
 
 Reads the traces that started in the window from the embedded store (``--store`` as for
-``os-tracing trace``) and prints :func:`tracing_middleware.views.analysis.dependencies`:
+``os-tracing trace``), joining each sender to its receivers in SQL, and prints
+:func:`tracing_middleware.views.analysis.dependencies`:
 a table, its JSON, or Graphviz DOT (``os-tracing deps -f dot | dot -Tsvg > deps.svg``).
 Exit status 1 when the store cannot be read, 2 for usage errors; a store that does not
 exist yet has no edges.
@@ -49,11 +50,12 @@ def _error(message: str) -> int:
     return 1
 
 
-def window_spans(store: SpanStore, since_ns: int, service: str | None = None
+def window_spans(store: Any, since_ns: int, service: str | None = None
                  ) -> list[SpanRecord]:
     """Every span of the traces that started at or after ``since_ns`` (and, with
     ``service``, have a span of it): whole traces, since an edge needs the receiver's
-    span, which may belong to another service."""
+    span, which may belong to another service. For stores that cannot join senders to
+    receivers themselves."""
     spans: list[SpanRecord] = []
     for summary in store.list_traces(service=service, since_ns=since_ns, limit=None):
         trace = store.get_trace(summary.trace_id)
@@ -62,20 +64,31 @@ def window_spans(store: SpanStore, since_ns: int, service: str | None = None
     return spans
 
 
+def dependency_report(store: Any, since_ns: int, service: str | None = None
+                      ) -> dict[str, Any]:
+    """The dependency graph of the traces that started at or after ``since_ns``: the
+    document ``deps --format json`` prints and the web UI draws. The embedded store
+    joins senders to receivers in SQL; any other store hands over whole traces."""
+    if hasattr(store, "sender_receiver_pairs"):
+        pairs = store.sender_receiver_pairs(analysis.DEPENDENCY_ATTRIBUTES, since_ns,
+                                            service)
+        return analysis.dependency_edges(pairs, service)
+    return analysis.dependencies(window_spans(store, since_ns, service), service=service)
+
+
 def _deps(args: argparse.Namespace) -> int:
     try:
         store = SpanStore.from_url(resolve_store_url(args.store))
     except ValueError as exc:
         return _error(str(exc))
-    spans: list[SpanRecord] = []
+    report: dict[str, Any] = {"edges": []}
     if os.path.exists(store.path):  # reading must not create an empty store
         try:
-            spans = window_spans(store, args.since, args.service)
+            report = dependency_report(store, args.since, args.service)
         except StoreError as exc:
             return _error(str(exc))
         finally:
             store.close()
-    report = analysis.dependencies(spans, service=args.service)
     if args.format == "json":
         print(json.dumps(report, indent=2))
     else:

@@ -19,10 +19,9 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
-from tracing_middleware.cmd.deps import window_spans
-from tracing_middleware.export.records import SpanRecord
+from tracing_middleware.cmd.deps import dependency_report
 from tracing_middleware.export.store_url import resolve_store_url
-from tracing_middleware.views import analysis, diff_html, graph_svg
+from tracing_middleware.views import diff_html, graph_svg
 
 __all__ = ["UIServer", "register", "serve_forever"]
 
@@ -175,11 +174,13 @@ class UIServer:
             since_ns = time.time_ns() - int(since_minutes) * 60 * 10**9
         min_duration = _parse_duration_ms(one("min_duration")) if one("min_duration") else None
         limit = int(one("limit")) if one("limit").isdigit() else 50
+        key, equals, value = one("attribute").partition("=")
+        attribute = (key.strip(), value.strip()) if equals and key.strip() else None
         summaries = self.store.find_traces(
             request_id=one("request_id").strip() or None,
             service=one("service") or None, operation=one("operation") or None,
             since_ns=since_ns, min_duration_ns=min_duration,
-            errors=one("errors") == "1", limit=min(limit, 1000))
+            errors=one("errors") == "1", attribute=attribute, limit=min(limit, 1000))
         esc = html.escape
         form = (
             "<form method='get' action='/search'>"
@@ -190,6 +191,8 @@ class UIServer:
             f"<input name='min_duration' placeholder='min duration (e.g. 5ms)' "
             f"value='{esc(one('min_duration'))}'>"
             f"<input name='since' placeholder='last N minutes' value='{esc(since_minutes)}'>"
+            f"<input name='attribute' placeholder='attribute key=value' "
+            f"value='{esc(one('attribute'))}'>"
             "<label><input type='checkbox' name='errors' value='1'"
             f"{' checked' if one('errors') == '1' else ''}>errors only</label> "
             "<button type='submit'>Search</button></form>")
@@ -229,20 +232,14 @@ class UIServer:
         return 200, "text/html", _page(
             f"compare {a.trace_id[:8]} with {b.trace_id[:8]}", body)
 
-    def window_spans(self, since_ns: int, service: str | None) -> list[SpanRecord]:
-        """The spans the dependency page analyses: every span of the traces started
-        since ``since_ns`` (with ``service``, those it takes part in). One method, so
-        a faster store query can replace it without touching the page."""
-        return window_spans(self.store, since_ns, service)
-
     def deps_page(self, query: dict[str, list[str]]) -> bytes:
         """The service graph of the last ``since`` minutes (60 when absent or not a
         number), optionally around one ``service``."""
         since_text = (query.get("since") or [""])[0].strip()
         minutes = min(int(since_text), 10**7) if since_text.isdigit() else 60
         service = (query.get("service") or [""])[0].strip() or None
-        spans = self.window_spans(time.time_ns() - minutes * 60 * 10**9, service)
-        report = analysis.dependencies(spans, service=service)
+        report = dependency_report(self.store, time.time_ns() - minutes * 60 * 10**9,
+                                   service)
         esc = html.escape
         form = ("<form id='deps-form' method='get' action='/deps'>last "
                 f"<input name='since' size='6' value='{minutes}'> minutes "

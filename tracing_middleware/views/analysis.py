@@ -22,8 +22,8 @@ from tracing_middleware.export.records import SpanRecord
 from tracing_middleware.export.store import Trace
 from tracing_middleware.views._layout import children_of
 
-__all__ = ["TIME_KINDS", "breakdown", "critical_path", "dependencies", "diff",
-           "self_time_ns"]
+__all__ = ["DEPENDENCY_ATTRIBUTES", "TIME_KINDS", "breakdown", "critical_path",
+           "dependencies", "dependency_edges", "diff", "self_time_ns"]
 
 #: The ``by_kind`` keys of :func:`breakdown`, in display order.
 TIME_KINDS = ("processing", "queue_wait", "reply_wait", "database", "http_client")
@@ -56,6 +56,11 @@ def _is_rpc_call(span: SpanRecord) -> bool:
 def _is_http_client(span: SpanRecord) -> bool:
     # http.method is the name before the stable HTTP conventions (1.21).
     return span.kind == "client" and _has(span, "http.request.method", "http.method")
+
+
+#: The attributes an edge's protocol is read from (see :func:`dependencies`).
+DEPENDENCY_ATTRIBUTES = ("rpc.system", "messaging.system", "http.request.method",
+                         "http.method")
 
 
 def _protocol(span: SpanRecord) -> str | None:
@@ -498,19 +503,33 @@ def dependencies(spans: Iterable[SpanRecord], service: str | None = None
     by_id: dict[tuple[str, str], SpanRecord] = {}
     for span in spans:
         by_id.setdefault((span.trace_id, span.span_id), span)
-    senders: dict[tuple[str, str, str], dict[tuple[str, str], SpanRecord]] = {}
+    pairs = []
     for receiver in by_id.values():
         if receiver.kind not in _RECEIVERS or not receiver.parent_span_id:
             continue
         sender = by_id.get((receiver.trace_id, receiver.parent_span_id))
         if sender is None or sender is receiver or sender.kind not in _SENDERS:
             continue
+        pairs.append((sender, receiver.service))
+    return dependency_edges(pairs, service)
+
+
+def dependency_edges(pairs: Iterable[tuple[SpanRecord, str]], service: str | None = None
+                     ) -> dict[str, Any]:
+    """:func:`dependencies` from its (sender span, receiver's service) pairs: each
+    sender a CLIENT or PRODUCER span whose SERVER or CONSUMER child of that service is
+    stored. A store that can join senders to receivers itself (``SpanStore.
+    sender_receiver_pairs``) hands the pairs here directly, so both paths share one
+    definition of an edge. A sender needs only its ids, service, kind, duration, status
+    and the attributes :func:`dependencies` names."""
+    senders: dict[tuple[str, str, str], dict[tuple[str, str], SpanRecord]] = {}
+    for sender, receiver_service in pairs:
         protocol = _protocol(sender)
         if protocol is None:
             continue
-        if service is not None and service not in (sender.service, receiver.service):
+        if service is not None and service not in (sender.service, receiver_service):
             continue
-        edge = (sender.service, receiver.service, protocol)
+        edge = (sender.service, receiver_service, protocol)
         senders.setdefault(edge, {})[(sender.trace_id, sender.span_id)] = sender
     edges = []
     for (source, target, protocol), calls in sorted(senders.items()):

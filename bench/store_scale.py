@@ -1,4 +1,5 @@
-"""Case 6: the span store at a million spans: ``trace list`` with each filter, ``trace find``.
+"""Case 6: the span store at a million spans: ``trace list`` with each filter, ``trace find``,
+and the service dependency graph (``deps``) over all of them.
 
 An operator's store after a busy day: traces of about 20 spans spread over the last 24
 hours (an API request with its token check, database statements, calls to glance and
@@ -44,6 +45,7 @@ _BATCH = 512  # [tracing] export_batch_size's default
 #: Targets the figures are read against (doc/source/benchmarks.rst).
 LIST_TARGET_MS = 1000.0
 FIND_TARGET_MS = 100.0
+DEPS_TARGET_MS = 10_000.0
 
 
 class Population:
@@ -286,7 +288,8 @@ def _cli(argv: list[str]) -> int:
 def queries(url: str, population: Population, now_ns: int
             ) -> list[tuple[str, list[str], float]]:
     """(label, command line, target in ms): ``trace list`` with each of its filters,
-    ``trace find`` with those ``list`` lacks, and ``trace find --request-id``."""
+    ``trace find`` with those ``list`` lacks, ``trace find --request-id``, and ``deps``
+    over every span, the last hour and around one service."""
     rng = random.Random(7)
 
     def ago(hours: int) -> str:
@@ -327,7 +330,15 @@ def queries(url: str, population: Population, now_ns: int
          ["--request-id", rng.choice(population.global_request_ids), "--service",
           "nova-compute", "--errors"]),
     ]
+    graph = ["deps", "--store", url, "--format", "json"]
+    deps = [
+        ("deps over every span (--since 2d)", ["--since", "2d"]),
+        ("deps --since 1h", ["--since", "1h"]),
+        ("deps --service nova-compute --since 2d",
+         ["--service", "nova-compute", "--since", "2d"]),
+    ]
     return ([(label, [*listing, *args], LIST_TARGET_MS) for label, args in listed]
+            + [(label, [*graph, *args], DEPS_TARGET_MS) for label, args in deps]
             + [(label, [*search, *args], LIST_TARGET_MS) for label, args in found]
             + [(label, [*search, *args], FIND_TARGET_MS) for label, args in by_id])
 

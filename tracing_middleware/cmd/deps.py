@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any
 
 from tracing_middleware.cmd.trace import parse_since_ns
 from tracing_middleware.export.records import SpanRecord
-from tracing_middleware.export.store import SpanStore, StoreError
+from tracing_middleware.export.store import StoreError
 from tracing_middleware.export.store_url import resolve_store_url
 from tracing_middleware.views import analysis, analysis_text, dot
+from tracing_middleware.views.remote_store import open_store
 
 __all__ = ["register"]
 
@@ -78,11 +78,11 @@ def dependency_report(store: Any, since_ns: int, service: str | None = None
 
 def _deps(args: argparse.Namespace) -> int:
     try:
-        store = SpanStore.from_url(resolve_store_url(args.store))
+        store = open_store(resolve_store_url(args.store))
     except ValueError as exc:
         return _error(str(exc))
     report: dict[str, Any] = {"edges": []}
-    if os.path.exists(store.path):  # reading must not create an empty store
+    if store.exists():  # reading must not create an empty store
         try:
             report = dependency_report(store, args.since, args.service)
         except StoreError as exc:

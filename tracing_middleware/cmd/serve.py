@@ -22,6 +22,7 @@ from typing import Any
 from tracing_middleware.cmd.deps import dependency_report
 from tracing_middleware.export.store_url import resolve_store_url
 from tracing_middleware.views import diff_html, graph_svg
+from tracing_middleware.views.remote_store import open_store
 
 __all__ = ["UIServer", "register", "serve_forever"]
 
@@ -100,9 +101,7 @@ class UIServer:
 
     def __init__(self, store_url: str, host: str = "127.0.0.1", port: int = 16686,
                  log_files: Sequence[str] = ()) -> None:
-        from tracing_middleware.export.store import SpanStore
-
-        self.store = SpanStore.from_url(store_url)
+        self.store = open_store(store_url)
         self.log_files = list(log_files)
         ui = self
 

@@ -110,10 +110,10 @@ def _error(message: str) -> int:
 
 def _open(url_arg: str | None) -> Any:
     """The store named by ``--store`` > ``$OS_TRACING_STORE`` > default; ValueError if bad."""
-    from tracing_middleware.export.store import SpanStore
     from tracing_middleware.export.store_url import resolve_store_url
+    from tracing_middleware.views.remote_store import open_store
 
-    return SpanStore.from_url(resolve_store_url(url_arg))
+    return open_store(resolve_store_url(url_arg))
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -135,7 +135,7 @@ def _print_summaries(args: argparse.Namespace, query: Callable[[Any], Sequence[A
     except ValueError as exc:
         return _error(str(exc))
     summaries: Sequence[Any] = []
-    if os.path.exists(store.path):
+    if store.exists():
         try:
             summaries = query(store)
         except StoreError as exc:
@@ -167,7 +167,7 @@ def _show(args: argparse.Namespace) -> int:
         store = _open(args.store)
     except ValueError as exc:
         return _error(str(exc))
-    if not os.path.exists(store.path):
+    if not store.exists():
         return _error(f"trace {args.trace_id} not found: store {store.path} does not exist")
     try:
         trace = store.get_trace(args.trace_id)
@@ -243,6 +243,9 @@ def _import(args: argparse.Namespace) -> int:
         store = _open(args.store)
     except ValueError as exc:
         return _error(str(exc))
+    if not hasattr(store, "write"):
+        return _error(f"{store.path}: traces are imported into the embedded store only; "
+                      "send them to Jaeger or Tempo over OTLP")
     try:
         written = store.write(records)
     except StoreError as exc:
@@ -303,7 +306,7 @@ def _load_traces(url_arg: str | None, trace_ids: Sequence[str]
         store = _open(url_arg)
     except ValueError as exc:
         return [], str(exc)
-    if not os.path.exists(store.path):
+    if not store.exists():
         return [], f"trace {trace_ids[0]} not found: store {store.path} does not exist"
     traces = []
     try:

@@ -394,6 +394,10 @@ class SpanStore:
         """A store for ``sqlite:///relative`` or ``sqlite:////absolute`` (SQLAlchemy style)."""
         return cls(path_from_url(url), busy_timeout_ms)
 
+    def exists(self) -> bool:
+        """Whether the file is there: a reader must not create an empty store."""
+        return os.path.exists(self.path)
+
     def __enter__(self) -> SpanStore:
         return self
 

@@ -26,7 +26,7 @@ from typing import Any
 from tracing_middleware.export.records import KINDS, SpanEvent, SpanRecord
 from tracing_middleware.export.store import Trace
 
-__all__ = ["import_otlp_json", "render"]
+__all__ = ["records_of", "import_otlp_json", "render"]
 
 #: OTLP ``Span.SpanKind``: INTERNAL=1, SERVER=2, CLIENT=3, PRODUCER=4, CONSUMER=5.
 SPAN_KIND = {name: i + 1 for i, name in enumerate(KINDS)}
@@ -153,6 +153,15 @@ def import_otlp_json(text: str) -> list[SpanRecord]:
         doc = json.loads(text)
     except ValueError as exc:
         raise ValueError(f"not JSON: {exc}") from exc
+    return records_of(doc)
+
+
+def records_of(doc: Any) -> list[SpanRecord]:
+    """:func:`import_otlp_json` of a parsed document. Tempo names the list ``batches``
+    (its trace-by-id answer before OTLP's rename), which is read the same."""
+    if isinstance(doc, dict) and "resourceSpans" not in doc and isinstance(
+            doc.get("batches"), list):
+        doc = {"resourceSpans": doc["batches"]}
     if not isinstance(doc, dict) or not isinstance(doc.get("resourceSpans"), list):
         raise ValueError("not an OTLP/JSON ExportTraceServiceRequest (no resourceSpans)")
     kinds = {v: k for k, v in SPAN_KIND.items()}

@@ -79,6 +79,12 @@ class Settings:
     export_batch_size: int = 512
     export_interval_ms: int = 1000
     export_timeout_ms: int = 10000
+    metrics: bool = True
+    metrics_exporters: tuple[ExporterURL, ...] = ()
+    metrics_interval: int = 60
+    metrics_temporality: str = "cumulative"
+    metrics_max_series: int = 1000
+    metrics_histogram_buckets: tuple[int, ...] = ()
 
     def engine_key(self) -> tuple[Any, ...]:
         """What must be equal for two pipelines to share one tracer engine."""
@@ -322,6 +328,8 @@ def _build(raw: dict[str, Any], conf: cfg.ConfigOpts | None, problems: list[str]
     excluded = _compile_all("excluded_paths", list(raw["excluded_paths"] or []), problems)
     targets = _compile_all("propagation_targets", list(raw["propagation_targets"] or []),
                            problems)
+    metrics_exporters = _metrics_exporters(raw, exporters, problems)
+    buckets = _histogram_buckets(raw["metrics_histogram_buckets"], problems)
     service_name = (raw["service_name"] or "").strip() or _default_service_name(conf)
     if problems:
         raise ConfigError(problems)
@@ -350,7 +358,57 @@ def _build(raw: dict[str, Any], conf: cfg.ConfigOpts | None, problems: list[str]
         export_batch_size=raw["export_batch_size"],
         export_interval_ms=raw["export_interval_ms"],
         export_timeout_ms=raw["export_timeout_ms"],
+        metrics=bool(raw["metrics"]),
+        metrics_exporters=metrics_exporters,
+        metrics_interval=raw["metrics_interval"],
+        metrics_temporality=(raw["metrics_temporality"] or "cumulative"),
+        metrics_max_series=raw["metrics_max_series"],
+        metrics_histogram_buckets=buckets,
     )
+
+
+_METRICS_SCHEMES = ("otlp+http", "otlp+https", "otlp+grpc", "sqlite")
+
+
+def _metrics_exporters(raw: dict[str, Any], exporters: list[ExporterURL],
+                       problems: list[str]) -> tuple[ExporterURL, ...]:
+    """``metrics_exporters``, or by default the embedded store the spans go to."""
+    if not raw["metrics_exporters"]:
+        return tuple(e for e in exporters if e.scheme == "sqlite")
+    found = []
+    for entry in raw["metrics_exporters"]:
+        try:
+            parsed = parse_exporter_url(entry)
+        except ValueError as exc:
+            problems.append(f"[tracing] metrics_exporters = {_redact_url(entry)!r} is not "
+                            f"valid: {exc}")
+            continue
+        if parsed.scheme not in _METRICS_SCHEMES:
+            problems.append(f"[tracing] metrics_exporters = {parsed.display!r} is not "
+                            f"valid: metrics go to {', '.join(_METRICS_SCHEMES)} URLs")
+            continue
+        found.append(parsed)
+    return tuple(found)
+
+
+def _histogram_buckets(values: Any, problems: list[str]) -> tuple[int, ...]:
+    """Bucket bounds in ms as ascending whole nanoseconds."""
+    bounds: list[int] = []
+    for value in _lower_list(values):
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        if not number > 0 or number == float("inf"):
+            problems.append(f"[tracing] metrics_histogram_buckets = {value!r} is not "
+                            "valid; expected positive numbers of milliseconds")
+            return ()
+        bounds.append(round(number * 1_000_000))
+    if bounds != sorted(set(bounds)):
+        problems.append(f"[tracing] metrics_histogram_buckets = {','.join(values)!r} is "
+                        "not valid; the bounds must be ascending and distinct")
+        return ()
+    return tuple(bounds)
 
 
 def _lower_list(values: Any) -> list[str]:

@@ -190,6 +190,47 @@ OPTS: list[cfg.Opt] = [
         min=1,
         help="Time limit for one export call, in milliseconds.",
     ),
+    cfg.BoolOpt(
+        "metrics",
+        default=True,
+        help="Count every request and message at the edges, sampled or not (RED "
+        "metrics: rate, errors, duration), with exemplars linking latency buckets to "
+        "kept traces. Off costs nothing.",
+    ),
+    cfg.ListOpt(
+        "metrics_exporters",
+        help="Where the metrics go, as URLs: otlp+http://host:4318, otlp+grpc://host:4317, "
+        "sqlite:///path/traces.db. Default: the embedded store when spans are stored "
+        "there, else nowhere (metrics are still counted only if a destination is set).",
+    ),
+    cfg.IntOpt(
+        "metrics_interval",
+        default=60,
+        min=1,
+        help="Seconds between two exports of the metrics (one point per series each).",
+    ),
+    cfg.StrOpt(
+        "metrics_temporality",
+        default="cumulative",
+        choices=("cumulative", "delta"),
+        help="OTLP temporality: cumulative (counts since the process started, as "
+        "Prometheus expects) or delta (counts of each interval). The embedded store "
+        "always keeps deltas.",
+    ),
+    cfg.IntOpt(
+        "metrics_max_series",
+        default=1000,
+        min=1,
+        help="Most series (service, kind, operation, outcome) one process keeps; past "
+        "it new operations are counted in one 'other' series, said once in the log.",
+    ),
+    cfg.ListOpt(
+        "metrics_histogram_buckets",
+        default=[],
+        help="Explicit latency bucket bounds in milliseconds, ascending (e.g. "
+        "5,10,25,50,100,250,500,1000,2500,5000). Empty: OpenTelemetry's base-2 "
+        "exponential histogram, which needs no tuning.",
+    ),
 ]
 
 

@@ -26,7 +26,7 @@ def _identity(value: bytes) -> bytes:
 
 class OTLPGrpcSender:
     def __init__(self, target: str, timeout_s: float,
-                 environ: Mapping[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None, method: str = METHOD) -> None:
         try:
             import grpc
         except ImportError as exc:
@@ -36,7 +36,7 @@ class OTLPGrpcSender:
         # Plain gRPC, as the SDK engine's exporter is configured: collectors usually
         # listen on loopback or inside the cluster network.
         self._channel = grpc.insecure_channel(target)
-        self._call = self._channel.unary_unary(METHOD, request_serializer=_identity,
+        self._call = self._channel.unary_unary(method, request_serializer=_identity,
                                                response_deserializer=_identity)
         self._metadata = tuple((k.lower(), v) for k, v in
                                parse_key_values(otlp_env("HEADERS", environ)).items())

@@ -1,0 +1,160 @@
+"""The metrics' way out: OTLP encoding read back with the official types, the embedded
+store, and an exporter that a dead or silent collector cannot make grow."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+
+import pytest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+
+from tracing_middleware.export.otlp_http import OTLPHTTPSender
+from tracing_middleware.metrics import otlp
+from tracing_middleware.metrics.exporter import MetricsExporter, OTLPSink, StoreSink
+from tracing_middleware.metrics.points import Exemplar, Histogram, SeriesKey, SeriesPoint
+from tracing_middleware.metrics.store import MetricStore
+
+BASE = 1_700_000_000_000_000_000
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+SPAN = "00f067aa0ba902b7"
+
+
+def point(operation: str = "GET /v2.1/servers", count: int = 10, errors: int = 2,
+          end: int = BASE + 60 * 10**9, bounds: tuple[int, ...] = ()) -> SeriesPoint:
+    histogram = (Histogram(bucket_counts=(4, 5, 1), bounds=bounds) if bounds
+                 else Histogram(scale=3, zero_count=0, offset=160, bucket_counts=(7, 0, 3)))
+    return SeriesPoint(SeriesKey("nova-api", "server", operation, "2xx"), BASE, end, count,
+                       errors, 12_345_678, 1_000, 4_000_000, histogram,
+                       (Exemplar(3_900_000, BASE + 5, TRACE, SPAN),))
+
+
+class FakeSource:
+    def __init__(self, points: list[SeriesPoint]) -> None:
+        self.points = points
+        self.asked: list[bool] = []
+
+    def collect(self, delta: bool) -> list[SeriesPoint]:
+        self.asked.append(delta)
+        return list(self.points)
+
+
+def test_encoding_reads_back_with_the_official_types():
+    body = otlp.encode([point(), point("DELETE /v2.1/servers/{id}", 3, 0,
+                                       bounds=(5_000_000, 10_000_000))],
+                       {"service.name": "nova-api", "process.pid": 42}, cumulative=True)
+    request = ExportMetricsServiceRequest.FromString(body)
+    (rm,) = request.resource_metrics
+    assert {a.key: a.value for a in rm.resource.attributes}["process.pid"].int_value == 42
+    metrics = {(m.name, m.WhichOneof("data")): m for m in rm.scope_metrics[0].metrics}
+    calls = metrics[(otlp.CALLS, "sum")].sum
+    assert calls.is_monotonic and calls.aggregation_temporality == 2
+    counted = {(dict((a.key, a.value.string_value) for a in p.attributes)["span.name"],
+                dict((a.key, a.value.string_value) for a in p.attributes)["status.code"]):
+               p.as_int for p in calls.data_points}
+    assert counted == {("GET /v2.1/servers", "STATUS_CODE_UNSET"): 8,
+                       ("GET /v2.1/servers", "STATUS_CODE_ERROR"): 2,
+                       ("DELETE /v2.1/servers/{id}", "STATUS_CODE_UNSET"): 3,
+                       ("DELETE /v2.1/servers/{id}", "STATUS_CODE_ERROR"): 0}
+    (exp,) = metrics[(otlp.DURATION, "exponential_histogram")]\
+        .exponential_histogram.data_points
+    assert (exp.count, exp.scale, exp.positive.offset, list(exp.positive.bucket_counts),
+            exp.min, exp.max) == (10, 3, 160, [7, 0, 3], 1_000.0, 4_000_000.0)
+    (ex,) = exp.exemplars
+    assert (ex.trace_id.hex(), ex.span_id.hex(), ex.as_int) == (TRACE, SPAN, 3_900_000)
+    labels = {a.key: a.value.string_value for a in exp.attributes}
+    assert labels == {"service.name": "nova-api", "span.name": "GET /v2.1/servers",
+                      "span.kind": "SPAN_KIND_SERVER", "outcome": "2xx"}
+    (fixed,) = metrics[(otlp.DURATION, "histogram")].histogram.data_points
+    assert list(fixed.explicit_bounds) == [5e6, 1e7] and list(fixed.bucket_counts) == [4, 5, 1]
+
+
+def test_delta_encoding_leaves_out_zero_counts():
+    request = ExportMetricsServiceRequest.FromString(
+        otlp.encode([point(errors=0)], {}, cumulative=False))
+    calls = request.resource_metrics[0].scope_metrics[0].metrics[0].sum
+    assert calls.aggregation_temporality == 1 and len(calls.data_points) == 1
+
+
+def test_store_round_trip_and_window(tmp_path):
+    store = MetricStore(str(tmp_path / "traces.db"))
+    assert store.read() == []  # no file: nothing, and none created
+    assert not (tmp_path / "traces.db").exists()
+    early, late = point(end=BASE + 60 * 10**9), point(end=BASE + 120 * 10**9)
+    assert store.write([early, late, point(count=0)], "host:1") == 2
+    assert store.read() == [early, late]
+    assert store.read(since_ns=BASE + 61 * 10**9) == [late]
+    assert store.read(service="glance-api") == []
+
+
+class Collector:
+    """An OTLP/HTTP metrics receiver: decodes each request with the official types."""
+
+    def __init__(self) -> None:
+        self.requests: list[ExportMetricsServiceRequest] = []
+        collector = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                return None
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                assert self.path == "/v1/metrics"
+                collector.requests.append(ExportMetricsServiceRequest.FromString(body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1/metrics"
+
+
+@pytest.fixture
+def collector():
+    c = Collector()
+    yield c
+    c.server.shutdown()
+    c.server.server_close()
+
+
+def test_exporter_sends_each_sink_its_temporality(collector, tmp_path):
+    source = FakeSource([point()])
+    store = MetricStore(str(tmp_path / "traces.db"))
+    sinks = [OTLPSink(OTLPHTTPSender(collector.url, 5.0), cumulative=True),
+             StoreSink(store)]
+    exporter = MetricsExporter(source, sinks, interval_s=3600, service="nova-api")
+    exporter.shutdown()  # the last interval goes out at shutdown
+    assert sorted(source.asked) == [False, True]
+    (request,) = collector.requests
+    resource = {a.key: a.value for a in request.resource_metrics[0].resource.attributes}
+    assert resource["service.name"].string_value == "nova-api"
+    assert resource["service.instance.id"].string_value
+    assert [p.count for p in store.read()] == [10]
+
+
+def test_a_dead_collector_keeps_one_snapshot_and_a_silent_one_costs_a_timeout():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: connection refused
+    dead = OTLPSink(OTLPHTTPSender(f"http://127.0.0.1:{port}/v1/metrics", 1.0), True)
+    for _ in range(5):
+        dead.send([point()], {})
+    assert dead.pending == 1  # cumulative: the newest snapshot is all that is kept
+    delta = OTLPSink(OTLPHTTPSender(f"http://127.0.0.1:{port}/v1/metrics", 1.0), False,
+                     max_pending=3)
+    for _ in range(5):
+        delta.send([point()], {})
+    assert (delta.pending, delta.dropped) == (3, 2)
+    with socket.socket() as silent:  # accepts, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        sink = OTLPSink(OTLPHTTPSender(
+            f"http://127.0.0.1:{silent.getsockname()[1]}/v1/metrics", 0.3), False, 2)
+        for _ in range(4):
+            sink.send([point()], {})
+        assert sink.pending == 2

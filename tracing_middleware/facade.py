@@ -20,6 +20,7 @@ from stevedore import driver
 from tracing_middleware import _guard, scope, unit
 from tracing_middleware.config import Settings
 from tracing_middleware.errors import ConfigError
+from tracing_middleware.metrics.recorder import Recorder
 from tracing_middleware.plugins.base import TracerPlugin
 from tracing_middleware.propagation import CompositePropagator, build_propagator
 from tracing_middleware.propagation.base import (
@@ -97,6 +98,10 @@ def build_parts(settings: Settings) -> tuple[CompositePropagator, Sampler]:
 
 class Tracing:
     """Everything one tracer engine needs, wired together. Thread-safe after ``__init__``."""
+
+    #: The RED metrics every edge counts into, sampled or not; ``None`` (metrics off)
+    #: costs the edges one attribute read.
+    metrics: Recorder | None = None
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

@@ -4,11 +4,20 @@ Only the edge work lives here: extract the caller's context, start a SERVER span
 after the route, make it current while the application runs, end it when the server
 closes the response body (so a streamed Glance or Swift download gets its true
 duration). Everything else is the shared core in :mod:`tracing_middleware.tracer`.
+
+With RED metrics on (``tracing.metrics``), every request is also counted, sampled or not.
+Its duration runs from the filter's entry until the body is complete: when the
+application returns a list, the body exists in full (and the status is known) as it
+returns, so the request is counted there; any other body (a generator, a streamed
+download) is counted when the server closes it. The same rule holds for sampled and
+unsampled requests, so the two are counted alike; only streamed unsampled responses pay
+for a body wrapper.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -17,6 +26,7 @@ from oslo_middleware import base
 
 from tracing_middleware import _guard, opts, request_ids, tracer
 from tracing_middleware.httputil import redact_query, route_template
+from tracing_middleware.metrics.recorder import Recorder
 from tracing_middleware.propagation.tracecontext import format_traceparent
 
 __all__ = ["TracingFilter"]
@@ -26,6 +36,46 @@ LOG = logging.getLogger(__name__)
 _OPT_NAMES = frozenset(o.dest for o in opts.OPTS)
 
 StartResponse = Callable[..., Any]
+
+_now = time.perf_counter_ns
+
+
+class _CountedBody:
+    """A streamed body of an unsampled request: counted when the server closes it, as
+    a sampled one's span ends then. Iteration errors count as a server error."""
+
+    __slots__ = ("_body", "_done", "_failed", "_metrics", "_operation", "_service",
+                 "_start", "_status")
+
+    def __init__(self, body: Iterable[bytes], metrics: Recorder, service: str,
+                 operation: tuple[str, str], start: int, status: list[Any]) -> None:
+        self._body = body
+        self._metrics = metrics
+        self._service = service
+        self._operation = operation
+        self._start = start
+        self._status = status
+        self._failed = False
+        self._done = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._body
+        except BaseException:
+            self._failed = True
+            raise
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            if not self._done:
+                self._done = True
+                self._metrics.record(self._service, "server", self._operation,
+                                     "5xx" if self._failed else self._status[0],
+                                     _now() - self._start)
 
 
 class _TracedResponse:
@@ -37,8 +87,8 @@ class _TracedResponse:
     always called, even if ending the span fails.
     """
 
-    __slots__ = ("_body", "_done", "_environ", "_filter", "_span", "_start_response",
-                 "_tracing", "headers", "status")
+    __slots__ = ("_body", "_done", "_environ", "_filter", "_metrics", "_span", "_start",
+                 "_start_response", "_tracing", "headers", "status")
 
     def __init__(self, owner: TracingFilter, tracing: tracer.Tracing, span: opentracing.Span,
                  environ: dict[str, Any], start_response: StartResponse) -> None:
@@ -51,6 +101,24 @@ class _TracedResponse:
         self._done = False
         self.status: str | None = None
         self.headers: list[tuple[str, str]] = []
+        self._metrics: Recorder | None = None
+        self._start = 0
+
+    def count(self, exc: BaseException | None) -> None:
+        """Count the request in the RED metrics, once; the span names the exemplar."""
+        metrics, self._metrics = self._metrics, None
+        if metrics is None:
+            return
+        try:
+            span = self._span
+            environ = self._environ
+            path = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")) or "/"
+            metrics.record(self._filter._service, "server",
+                           (environ.get("REQUEST_METHOD", "GET"), path),
+                           "5xx" if exc is not None else self.status, _now() - self._start,
+                           span.context if self._tracing.is_recording(span) else None)
+        except Exception:
+            _guard.swallow("counting a request")
 
     def start_response(self, status: str, headers: list[tuple[str, str]],
                        exc_info: Any = None) -> Any:
@@ -71,6 +139,8 @@ class _TracedResponse:
         if self._done:
             return
         self._done = True
+        if self._metrics is not None:
+            self.count(exc)
         try:
             self._filter._end_span(self._tracing, self._span, self._environ, self.status,
                                    self.headers, exc)
@@ -105,6 +175,7 @@ class TracingFilter(base.ConfigurableMiddleware):
         self._excluded = settings.excluded_paths if settings else ()
         self._traceresponse = settings.traceresponse if settings else False
         self._sensitive = settings.sensitive_query_keys if settings else frozenset()
+        self._service = settings.service_name if settings else ""
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Any:
         tracing = self._tracing
@@ -114,6 +185,8 @@ class TracingFilter(base.ConfigurableMiddleware):
         for pattern in self._excluded:
             if pattern.search(path):
                 return self.application(environ, start_response)
+        metrics = tracing.metrics
+        start = _now() if metrics is not None else 0
         try:
             span = self._start_span(tracing, environ, path)
             scope = tracing.activate(span)
@@ -122,6 +195,9 @@ class TracingFilter(base.ConfigurableMiddleware):
             _guard.swallow("starting the server span")
             return self.application(environ, start_response)
         if not recording:
+            if metrics is not None:
+                return self._call_counted(metrics, start, span, scope, environ, path,
+                                          start_response)
             # Unsampled: the context is current while the app runs (so its calls carry
             # the decision on) and nothing else is needed: no wrappers, nothing to end.
             try:
@@ -132,7 +208,39 @@ class TracingFilter(base.ConfigurableMiddleware):
                     span.finish()
                 except Exception:
                     _guard.swallow("leaving an unsampled request")
-        return self._call_traced(tracing, span, scope, environ, start_response)
+        return self._call_traced(tracing, span, scope, environ, start_response, metrics,
+                                 start)
+
+    def _call_counted(self, metrics: Recorder, start: int, span: opentracing.Span,
+                      scope: opentracing.Scope, environ: dict[str, Any], path: str,
+                      start_response: StartResponse) -> Any:
+        """An unsampled request with metrics on: as the unsampled path, plus the status
+        seen through a closure and the request counted (see the module docstring)."""
+        status: list[Any] = [None]
+
+        def counting_start_response(line: str, headers: list[tuple[str, str]],
+                                    exc_info: Any = None) -> Any:
+            status[0] = line
+            if exc_info is None:
+                return start_response(line, headers)
+            return start_response(line, headers, exc_info)
+
+        operation = (environ.get("REQUEST_METHOD", "GET"), path)
+        try:
+            body = self.application(environ, counting_start_response)
+        except BaseException:
+            metrics.record(self._service, "server", operation, "5xx", _now() - start)
+            raise
+        finally:
+            try:
+                scope.close()
+                span.finish()
+            except Exception:
+                _guard.swallow("leaving an unsampled request")
+        if type(body) is list:
+            metrics.record(self._service, "server", operation, status[0], _now() - start)
+            return body
+        return _CountedBody(body, metrics, self._service, operation, start, status)
 
     def _start_span(self, tracing: tracer.Tracing, environ: dict[str, Any],
                     path: str) -> opentracing.Span:
@@ -178,8 +286,11 @@ class TracingFilter(base.ConfigurableMiddleware):
 
     def _call_traced(self, tracing: tracer.Tracing, span: opentracing.Span,
                      scope: opentracing.Scope | None, environ: dict[str, Any],
-                     start_response: StartResponse) -> Any:
+                     start_response: StartResponse, metrics: Recorder | None = None,
+                     start: int = 0) -> Any:
         response = _TracedResponse(self, tracing, span, environ, start_response)
+        response._metrics = metrics
+        response._start = start
         try:
             response._body = self.application(environ, response.start_response)
         except BaseException as exc:
@@ -188,6 +299,8 @@ class TracingFilter(base.ConfigurableMiddleware):
         finally:
             if scope is not None:
                 scope.close()
+        if metrics is not None and type(response._body) is list:
+            response.count(None)  # complete as it returns: counted alike when unsampled
         return response
 
     def _end_span(self, tracing: tracer.Tracing, span: opentracing.Span,

@@ -18,6 +18,7 @@ from typing import Any
 from tracing_middleware import _guard, integrations, lifecycle, scope
 from tracing_middleware.config import ConfigError, Settings, load_settings
 from tracing_middleware.facade import Tracing
+from tracing_middleware.metrics import setup as metrics_setup
 
 __all__ = ["all_tracings", "configure", "force_flush_all", "from_config", "get_tracing",
            "reset", "setup"]
@@ -29,6 +30,8 @@ _by_key: dict[tuple[Any, ...], Tracing] = {}
 _default: Tracing | None = None
 #: Why tracing is off for the whole process (a bad configuration), or ``None``.
 _disabled: str | None = None
+#: The metrics exporter of each engine that counts, by ``id()`` of its Tracing.
+_exporters: dict[int, Any] = {}
 
 
 def setup(settings: Settings) -> Tracing:
@@ -50,6 +53,7 @@ def setup(settings: Settings) -> Tracing:
         except ConfigError:
             tracing.shutdown()
             raise
+        _start_metrics(tracing, settings)
         _by_key[key] = tracing
         if _default is None:
             _default = tracing
@@ -58,6 +62,19 @@ def setup(settings: Settings) -> Tracing:
                 each.marks_owner = True
         lifecycle.install(_shutdown_all, _after_fork_in_child)
         return tracing
+
+
+def _start_metrics(tracing: Tracing, settings: Settings) -> None:
+    """Count at the edges into a recorder whose exporter runs beside the engine; a
+    failure costs the metrics, never the traces."""
+    try:
+        built = metrics_setup.build(settings)
+    except Exception:
+        _guard.log_once(LOG, "os-tracing: metrics could not be set up; spans are not "
+                        "affected", level=logging.ERROR, exc_info=True, key="metrics-setup")
+        return
+    if built is not None:
+        tracing.metrics, _exporters[id(tracing)] = built
 
 
 def from_config(conf: Any = None, local_conf: Mapping[str, Any] | None = None
@@ -116,11 +133,19 @@ def all_tracings() -> list[Tracing]:
 
 
 def force_flush_all(timeout_s: float = 10.0) -> bool:
-    """Flush every engine in the process (CLI, demo and tests)."""
+    """Flush every engine in the process, and its metrics (CLI, demo and tests)."""
+    for exporter in list(_exporters.values()):
+        exporter.flush()
     return all([tracing.force_flush(timeout_s) for tracing in all_tracings()])
 
 
 def _shutdown_all(timeout_s: float = 5.0) -> None:
+    # Metrics first: their exemplars name spans, which then still go out after them.
+    for exporter in list(_exporters.values()):
+        try:
+            exporter.shutdown(timeout_s)
+        except Exception:
+            LOG.debug("os-tracing: metrics shutdown failed", exc_info=True)
     for tracing in all_tracings():
         tracing.shutdown(timeout_s)
 
@@ -133,6 +158,10 @@ def _after_fork_in_child() -> None:
             tracing.sampler.after_fork()
             for processor in getattr(tracing.plugin, "processors", ()):
                 processor.check_fork()
+            exporter = _exporters.get(id(tracing))
+            if exporter is not None:  # a new stream: the parent's counts are its own
+                exporter.after_fork()
+                tracing.metrics = exporter.source
         except Exception:
             LOG.debug("os-tracing: after_fork failed", exc_info=True)
 
@@ -143,6 +172,7 @@ def reset() -> None:
     with _lock:
         _shutdown_all()
         _by_key.clear()
+        _exporters.clear()
         _default = None
         _disabled = None
         scope.forget()

@@ -19,6 +19,7 @@ LOG = logging.getLogger(__name__)
 _SUBCOMMANDS = (
     "tracing_middleware.cmd.trace",
     "tracing_middleware.cmd.deps",
+    "tracing_middleware.cmd.metrics",
     "tracing_middleware.cmd.check_config",
     "tracing_middleware.cmd.sampling",
     "tracing_middleware.cmd.demo",

@@ -21,7 +21,9 @@ from typing import Any
 
 from tracing_middleware.cmd.deps import dependency_report
 from tracing_middleware.export.store_url import resolve_store_url
-from tracing_middleware.views import diff_html, graph_svg
+from tracing_middleware.metrics import report
+from tracing_middleware.metrics.store import MetricStore
+from tracing_middleware.views import diff_html, graph_svg, metrics_html
 from tracing_middleware.views.remote_store import open_store
 
 __all__ = ["UIServer", "register", "serve_forever"]
@@ -79,7 +81,8 @@ def _nav() -> str:
         a, b = ((query.get(name) or [""])[0] for name in ("a", "b"))
     links = []
     for href, text, here in (("/", "traces", path in ("/", "/search")),
-                             ("/deps", "dependencies", path == "/deps")):
+                             ("/deps", "dependencies", path == "/deps"),
+                             ("/metrics", "metrics", path == "/metrics")):
         links.append(f"<a href='{href}'{' class=here' if here else ''}>{text}</a>")
     placeholder = "compare with\u2026 (trace id)" if a else "trace B"
     return ("<nav>" + "".join(links) +
@@ -102,6 +105,9 @@ class UIServer:
     def __init__(self, store_url: str, host: str = "127.0.0.1", port: int = 16686,
                  log_files: Sequence[str] = ()) -> None:
         self.store = open_store(store_url)
+        #: RED metrics live in the embedded store only.
+        self.metric_store = MetricStore.from_url(store_url) \
+            if store_url.startswith("sqlite:") else None
         self.log_files = list(log_files)
         ui = self
 
@@ -148,6 +154,8 @@ class UIServer:
             return self.diff_page(query)
         if parsed.path == "/deps":
             return 200, "text/html", self.deps_page(query)
+        if parsed.path == "/metrics":
+            return 200, "text/html", self.metrics_page(query)
         if parsed.path in ("/", "/search"):
             return 200, "text/html", self.search_page(query)
         if parsed.path.startswith("/trace/"):
@@ -162,6 +170,24 @@ class UIServer:
 
             return 200, "application/json", FORMATS["json"](trace).encode()
         return 404, "text/html", _page("not found", "<p>No such page.</p>")
+
+    def metrics_page(self, query: dict[str, list[str]]) -> bytes:
+        """Rate, errors and latency per operation of the last ``since`` minutes (60 when
+        absent), per service, with a latency chart per operation; ``service`` keeps one."""
+        since_text = (query.get("since") or [""])[0].strip()
+        minutes = min(int(since_text), 10**7) if since_text.isdigit() else 60
+        service = (query.get("service") or [""])[0].strip() or None
+        window_ns = minutes * 60 * 10**9
+        points = self.metric_store.read(since_ns=time.time_ns() - window_ns,
+                                        service=service) if self.metric_store else []
+        rows = report.operations(points, window_ns=window_ns)
+        timelines = {(r["service"], r["kind"], r["operation"]): report.timeline(
+            points, r["service"], r["kind"], r["operation"]) for r in rows}
+        form = ("<form method='get' action='/metrics'><input name='service' "
+                f"placeholder='service' value='{html.escape(service or '')}'><input "
+                f"name='since' placeholder='last N minutes' value='{minutes}'>"
+                "<button type='submit'>Show</button></form>")
+        return _page("metrics", form + metrics_html.render(rows, timelines))
 
     def search_page(self, query: dict[str, list[str]]) -> bytes:
         def one(name: str) -> str:

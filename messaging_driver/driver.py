@@ -6,11 +6,17 @@ URL minus ``traced+`` (hosts, credentials, virtual host and query unchanged) and
 everything to it. Sending: a CLIENT span for ``call``, a PRODUCER span for casts, fanouts
 and notifications, with the context written into the envelope. Receiving: a SERVER or
 CONSUMER span made current in the executor thread for exactly one message.
+
+With RED metrics on (``tracing.metrics``), every message sent inside a trace, sampled or
+not, is counted by the span name it has or would have: ``call`` as ``ok``, ``error`` (an
+error reply or any other exception) or ``timeout``, casts and notifications as ``ok`` or
+``error``. A message sent outside any trace has no span decision and is not counted.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -28,6 +34,8 @@ __all__ = ["TracedDriver"]
 LOG = logging.getLogger(__name__)
 
 PREFIX = "traced"
+
+_now = time.perf_counter_ns
 
 
 def _inner_url(url: oslo_messaging.TransportURL) -> oslo_messaging.TransportURL:
@@ -138,7 +146,7 @@ class TracedDriver(base.BaseDriver):
                   ) -> tuple[str, str, dict[str, Any]]:
         method = message.get("method", "") if isinstance(message, Mapping) else ""
         service = target.namespace or target.topic or ""
-        kind = "client" if wait_for_reply else "producer"
+        kind, name = self._rpc_kind_name(target, message, wait_for_reply)
         tags: dict[str, Any] = {
             "span.kind": kind, "rpc.system": "oslo_messaging", "rpc.service": service,
             "rpc.method": method, "messaging.system": self.system,
@@ -148,7 +156,7 @@ class TracedDriver(base.BaseDriver):
             tags["oslo_messaging.fanout"] = True
         if target.server:
             tags["oslo_messaging.server"] = target.server
-        return kind, f"{service}/{method}", tags
+        return kind, name, tags
 
     def _notification_span(self, target: Any, message: Any
                            ) -> tuple[str, str, dict[str, Any]]:
@@ -163,6 +171,21 @@ class TracedDriver(base.BaseDriver):
                 tags["messaging.message.id"] = message["message_id"]
         return "producer", f"send {topic}", tags
 
+    def _count(self, metrics: Any, duration: int, kind: str, name: str,
+               exc: BaseException | None, span: Any) -> None:
+        """Count one message sent inside a trace (see the module docstring)."""
+        if exc is None:
+            outcome = "ok"
+        elif isinstance(exc, oslo_messaging.MessagingTimeout):
+            outcome = "timeout"
+        else:
+            outcome = "error"
+        try:
+            metrics.record(self._tracing.settings.service_name, kind, name, outcome,
+                           duration, span.context if span is not None else None)
+        except Exception:
+            _guard.swallow("counting a message")
+
     def _finish(self, span: Any, exc: BaseException | None) -> None:
         try:
             if exc is not None and self._tracing is not None:
@@ -176,11 +199,13 @@ class TracedDriver(base.BaseDriver):
              retry: int | None = None, transport_options: Any = None) -> Any:
         ctxt = _without_hmac_key(ctxt)
         active = self._active_span()
-        span = None
+        span = metrics = None
         if active is not None:
+            metrics = self._tracing.metrics
+            start = _now() if metrics is not None else 0
             span, ctxt, message = self._outgoing(active, ctxt, message, self._rpc_span,
                                                  target, message, wait_for_reply)
-        if span is None:
+        if span is None and metrics is None:
             return self.inner.send(target, ctxt, message, wait_for_reply=wait_for_reply,
                                    timeout=timeout, call_monitor_timeout=call_monitor_timeout,
                                    retry=retry, transport_options=transport_options)
@@ -189,27 +214,52 @@ class TracedDriver(base.BaseDriver):
                                      timeout=timeout, call_monitor_timeout=call_monitor_timeout,
                                      retry=retry, transport_options=transport_options)
         except BaseException as exc:
-            self._finish(span, exc)
+            if metrics is not None:
+                self._count(metrics, _now() - start, *self._rpc_kind_name(
+                    target, message, wait_for_reply), exc, span)
+            if span is not None:
+                self._finish(span, exc)
             raise
-        self._finish(span, None)
+        if metrics is not None:
+            self._count(metrics, _now() - start,
+                        *self._rpc_kind_name(target, message, wait_for_reply), None, span)
+        if span is not None:
+            self._finish(span, None)
         return result
+
+    @staticmethod
+    def _rpc_kind_name(target: Any, message: Any, wait_for_reply: Any) -> tuple[str, str]:
+        """The kind and name :meth:`_rpc_span` gives, without its tags."""
+        method = message.get("method", "") if isinstance(message, Mapping) else ""
+        return ("client" if wait_for_reply else "producer",
+                f"{target.namespace or target.topic or ''}/{method}")
 
     def send_notification(self, target: Any, ctxt: Any, message: Any, version: Any,
                           retry: int | None = None) -> Any:
         ctxt = _without_hmac_key(ctxt)
         active = self._active_span()
-        span = None
+        span = metrics = None
         if active is not None:
+            metrics = self._tracing.metrics
+            start = _now() if metrics is not None else 0
             span, ctxt, message = self._outgoing(active, ctxt, message,
                                                  self._notification_span, target, message)
-        if span is None:
+        if span is None and metrics is None:
             return self.inner.send_notification(target, ctxt, message, version, retry)
         try:
             result = self.inner.send_notification(target, ctxt, message, version, retry)
         except BaseException as exc:
-            self._finish(span, exc)
+            if metrics is not None:
+                self._count(metrics, _now() - start, "producer",
+                            f"send {target.topic or ''}", exc, span)
+            if span is not None:
+                self._finish(span, exc)
             raise
-        self._finish(span, None)
+        if metrics is not None:
+            self._count(metrics, _now() - start, "producer", f"send {target.topic or ''}",
+                        None, span)
+        if span is not None:
+            self._finish(span, None)
         return result
 
     # -- receiving ----------------------------------------------------------------------

@@ -13,11 +13,16 @@ and database calls are children, and the next message on the same thread starts 
 A message with nothing to continue is handed to the server as the inner driver made it,
 without a proxy, whenever that cannot let a span leak into it (see
 :meth:`TracedListener.wrap`): the common untraced message costs a ``dict.pop``.
+
+With RED metrics on, each message with a span decision (sampled or not) is counted from
+its first call to its last, by the kind and name its span has or would have: ``ok``, or
+``error`` for an error reply, an exception or a requeue.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -49,6 +54,16 @@ _open = _Open()
 # the server drops unprocessed never opens a scope and must not keep every later message
 # on the slow path. A plain set, not a WeakSet: ``not _unfinished`` is then one C call.
 _unfinished: set[weakref.ref[TracedIncoming]] = set()
+
+_now = time.perf_counter_ns
+
+
+class _Requeued:
+    """The failure a requeued message ends with: counted as an error, not recorded on
+    the span (the endpoint asked for it; nothing raised)."""
+
+
+_REQUEUED = _Requeued()
 
 
 def _expects_reply(inner: Any) -> bool:
@@ -83,6 +98,7 @@ class TracedIncoming:
         self._headers = headers
         self._scope: Any = None
         self._started = False
+        self._began = 0
         self._ref = weakref.ref(self, _unfinished.discard)
         _unfinished.add(self._ref)
         # Read for every message by the RPC server and dispatcher, and set once by the
@@ -103,6 +119,8 @@ class TracedIncoming:
         leftover = _open.incoming
         if leftover is not None:
             leftover._end(None)
+        if self._listener.tracing.metrics is not None:
+            self._began = _now()
         try:
             self._scope = self._start()
         except Exception:
@@ -131,23 +149,42 @@ class TracedIncoming:
     def _span(self, tracing: Any, parent: Propagated, ctxt: Any) -> Any:
         """This message's span, sampled by name and kind (what per-operation policies
         read); the tags are built only for a span that records."""
-        listener = self._listener
-        inner = self._inner
-        message = inner.message
+        message = self._inner.message
         if not (isinstance(message, dict) or isinstance(message, Mapping)):
             message = {}
-        if listener.rpc:
-            kind = "server" if _expects_reply(inner) else "consumer"
-            name = f"{self._service(message)}/{message.get('method', '')}"
-        else:
-            kind = "consumer"
-            event_type = message.get("event_type")
-            name = (f"process {event_type[:128]}" if isinstance(event_type, str)
-                    else f"process {message.get('priority', '')}".strip())
+        kind, name = self._kind_name(message)
         span = tracing.start_span(name, parent=parent, kind=kind)
         if tracing.is_recording(span):
             tracing.set_tags(span, self._tags(message, ctxt))
         return span
+
+    def _kind_name(self, message: Any) -> tuple[str, str]:
+        """The span's kind and name, read from the message."""
+        if self._listener.rpc:
+            kind = "server" if _expects_reply(self._inner) else "consumer"
+            return kind, f"{self._service(message)}/{message.get('method', '')}"
+        event_type = message.get("event_type")
+        return "consumer", (f"process {event_type[:128]}" if isinstance(event_type, str)
+                            else f"process {message.get('priority', '')}".strip())
+
+    def _count(self, scope: Any, failed: bool) -> None:
+        """Count this message in the RED metrics (see the module docstring)."""
+        tracing = self._listener.tracing
+        metrics = tracing.metrics
+        if metrics is None or not self._began:
+            return
+        try:
+            duration = _now() - self._began
+            message = self._inner.message
+            if not (isinstance(message, dict) or isinstance(message, Mapping)):
+                message = {}
+            kind, name = self._kind_name(message)
+            span = scope.span
+            metrics.record(tracing.settings.service_name, kind, name,
+                           "error" if failed else "ok", duration,
+                           span.context if tracing.is_recording(span) else None)
+        except Exception:
+            _guard.swallow("counting a message")
 
     def _service(self, message: Any) -> str:
         """The RPC service: the target namespace, else the server's, else its topic."""
@@ -182,6 +219,7 @@ class TracedIncoming:
             _open.incoming = None
         if scope is None:
             return
+        self._count(scope, failure is not None)
         try:
             if failure is not None:
                 exc = failure[1] if isinstance(failure, tuple) else failure
@@ -195,7 +233,7 @@ class TracedIncoming:
         try:
             return self._inner.requeue()
         finally:
-            self._end(None)
+            self._end(_REQUEUED)
 
     def heartbeat(self) -> Any:
         return self._inner.heartbeat()

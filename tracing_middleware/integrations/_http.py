@@ -5,12 +5,18 @@ headers — only inside a trace (no active span: the original call, untouched). 
 several layers are instrumented (keystoneauth over requests over urllib3) only the
 outermost creates a span and injects: a ``ContextVar`` marks "inside a client span".
 Request headers are never recorded (tokens live there).
+
+With RED metrics on, each call that gets a span, sampled or not, is counted under the
+span's name (the method) with the response's status class, ``timeout`` for an exception
+named so (requests', urllib3's, httpx's and the socket's all are) or ``error`` for any
+other exception.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import time
 import urllib.parse
 from collections.abc import Iterator, MutableMapping
 from typing import Any
@@ -23,8 +29,9 @@ from tracing_middleware.propagation.base import Setter
 
 __all__ = ["HeaderSetter", "client_span", "finish_client_span"]
 
-_inside: contextvars.ContextVar[bool] = contextvars.ContextVar("os_tracing_http_client",
-                                                                default=False)
+#: Inside a client span: the one-item list :func:`finish_client_span` puts the status in.
+_inside: contextvars.ContextVar[list[int | None] | None] = contextvars.ContextVar(
+    "os_tracing_http_client", default=None)
 
 
 class HeaderSetter(Setter[MutableMapping[str, str]]):
@@ -67,15 +74,25 @@ def client_span(method: str, url: str, headers: MutableMapping[str, str] | None
     if span is None:
         yield None
         return
-    token = _inside.set(True)
+    metrics = tracing.metrics
+    start = time.perf_counter_ns() if metrics is not None else 0
+    status: list[int | None] = [None]
+    token = _inside.set(status)
     scope = tracing.activate(span)
+    outcome: Any = None
     try:
         yield span
     except BaseException as exc:
+        outcome = "timeout" if "Timeout" in type(exc).__name__ else "error"
         with _guard.guarded("recording an HTTP client error"):
             tracing.set_error(span, exc)
         raise
     finally:
+        if metrics is not None:
+            with _guard.guarded("counting an HTTP call"):
+                metrics.record(tracing.settings.service_name, "client", method,
+                               outcome or status[0], time.perf_counter_ns() - start,
+                               span.context if tracing.is_recording(span) else None)
         scope.close()
         _inside.reset(token)
         span.finish()
@@ -85,6 +102,9 @@ def finish_client_span(span: opentracing.Span | None, status: int | None) -> Non
     """Record the status code; 4xx and 5xx are errors for a client (HTTP semconv)."""
     if span is None or status is None:
         return
+    inside = _inside.get()
+    if inside is not None:
+        inside[0] = status
     with _guard.guarded("recording an HTTP status"):
         span.set_tag("http.response.status_code", status)
         if status >= 400:

@@ -33,6 +33,10 @@ MAX_SCALE = 20
 MAX_SIZE = 160
 
 
+_LOG2E = 1 / math.log(2)
+_FACTORS = {scale: math.ldexp(_LOG2E, scale) for scale in range(1, MAX_SCALE + 1)}
+
+
 def index_of(value: int, scale: int) -> int:
     """The bucket of ``value`` (> 0) at ``scale``, as the SDK's mappings compute it.
 
@@ -45,7 +49,8 @@ def index_of(value: int, scale: int) -> int:
             return (exponent << scale) - 1
         return (exponent - 1) >> -scale
     if scale > 0:
-        return math.floor(math.log(value) * math.ldexp(1 / math.log(2), scale))
+        factor = _FACTORS.get(scale) or math.ldexp(_LOG2E, scale)
+        return math.floor(math.log(value) * factor)
     return exponent >> -scale
 
 

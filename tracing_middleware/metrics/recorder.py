@@ -109,6 +109,8 @@ class Recorder:
         self._total: dict[SeriesKey, _Series] = {}
         self._known: set[SeriesKey] = set()
         self._folded: dict[tuple[Any, ...], SeriesKey] = {}
+        #: raw entry -> (its series in the current interval, counted as an error?)
+        self._by_raw: dict[tuple[Any, ...], tuple[_Series, bool]] = {}
         self._routes: dict[tuple[str, str], str] = {}
 
     # -- the request thread ----------------------------------------------------------------
@@ -145,6 +147,7 @@ class Recorder:
             now = self._clock()
             self._drain(now)
             interval, self._interval = self._interval, {}
+            self._by_raw = {}
             for key, series in interval.items():
                 total = self._total.get(key)
                 if total is None:
@@ -178,26 +181,33 @@ class Recorder:
         chunk = buffer[:n]
         del buffer[:n]
         interval = self._interval
-        folded = self._folded
+        by_raw = self._by_raw
         for service, kind, operation, outcome, duration, exemplar in chunk:
             try:
                 raw = (service, kind, operation, outcome)
-                key = folded.get(raw)
-                if key is None:
-                    key = self._fold(raw)
-                series = interval.get(key)
-                if series is None:
-                    series = interval[key] = _Series(self._new_histogram())
+                found = by_raw.get(raw)
+                if found is None:
+                    key = self._folded.get(raw)
+                    if key is None:
+                        key = self._fold(raw)
+                    series = interval.get(key)
+                    if series is None:
+                        series = interval[key] = _Series(self._new_histogram())
+                    if len(by_raw) >= _ROUTE_CACHE:
+                        by_raw.clear()
+                    found = by_raw[raw] = (series, key.outcome in ERROR_OUTCOMES)
+                series, failed = found
                 duration = int(duration) if duration > 0 else 0
                 series.count += 1
-                if key.outcome in ERROR_OUTCOMES:
+                if failed:
                     series.errors += 1
                 series.sum_ns += duration
                 if duration > series.max_ns:
                     series.max_ns = duration
                 if series.min_ns < 0 or duration < series.min_ns:
                     series.min_ns = duration
-                series.histogram.record(duration, self._exemplar(exemplar, duration, now))
+                series.histogram.record(duration, None if exemplar is None
+                                        else self._exemplar(exemplar, duration, now))
             except Exception:  # a bad entry costs itself, never the collection
                 LOG.debug("os-tracing: a metrics entry could not be counted", exc_info=True)
 

@@ -88,11 +88,34 @@ def case_wsgi(sink: Sink, quick: bool) -> list[Result]:
         """``make`` wraps the app, at each round, outside the timing."""
         return Variant(name, lambda: _wsgi_op(make(), extra), teardown=flushed(name))
 
+    def metrics_variant(app: Any) -> Variant:
+        """The unsampled row with RED metrics: the same engine, its recorder set for these
+        rounds only (a second engine would change every row's bookkeeping). A small
+        buffer: the counting, which a service's exporter thread does, is charged here."""
+        from bench.rpc import METRICS, METRICS_BUFFER
+        from tracing_middleware.metrics.recorder import Recorder
+
+        name = "os-tracing unsampled" + METRICS
+        built: list[Any] = []
+
+        def setup() -> Callable[[], None]:
+            filtered = peers.os_tracing_filter(app, otlp, sampled=False)
+            filtered._tracing.metrics = Recorder(buffer_limit=METRICS_BUFFER)
+            built.append(filtered._tracing)
+            return _wsgi_op(filtered)
+
+        def teardown() -> None:
+            while built:
+                built.pop().metrics = None
+            flushed(name)()
+        return Variant(name, setup, teardown=teardown)
+
     def variants_for(app: Any) -> list[Variant]:
         return [
             variant("untraced", lambda: app),
             variant("os-tracing unsampled",
                     lambda: peers.os_tracing_filter(app, otlp, sampled=False)),
+            metrics_variant(app),
             variant("os-tracing 100%",
                     lambda: peers.os_tracing_filter(app, otlp, sampled=True)),
             variant("osprofiler unsigned", lambda: peers.osprofiler_filter(app, port)),

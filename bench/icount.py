@@ -30,7 +30,8 @@ __all__ = ["ROWS", "main"]
 
 #: The rows whose counts repeat (nothing runs on a timer).
 ROWS = ("plain driver", "traced+ no active span", "traced+ unsampled",
-        "oslo.messaging OTel unsampled", "carrier floor (reference)")
+        "traced+ unsampled + metrics", "oslo.messaging OTel unsampled",
+        "carrier floor (reference)")
 WARMUP, SHORT, LONG = 300, 500, 2000
 
 

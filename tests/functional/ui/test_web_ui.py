@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import shutil
+import urllib.error
 import urllib.request
 
 import pytest
@@ -12,8 +11,8 @@ from tracing_middleware.cmd.serve import UIServer
 from tracing_middleware.export.records import SpanRecord
 from tracing_middleware.export.store import SpanStore
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
+from .conftest import screenshot
+
 T = "4bf92f3577b34da6a3ce929d0e0e4736"
 GLOBAL = "req-6e0bd5e4-7a3e-4b8a-9c57-2b0f4c1d9e21"
 
@@ -62,41 +61,20 @@ def test_pages_over_http(ui):
 
 
 @pytest.mark.browser
-def test_browser_clicks_into_a_trace(ui):
+def test_browser_clicks_into_a_trace(ui, browser):
     """Headless Chromium opens the list, clicks the trace, sees both spans; screenshot kept."""
-    chromium = shutil.which("chromium")
-    driver_path = shutil.which("chromedriver")
-    if not chromium or not driver_path:
-        pytest.fail("Debian chromium and chromium-driver are needed (.ci/run installs them)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1200,800"):
-        options.add_argument(flag)
-    browser = webdriver.Chrome(service=Service(driver_path), options=options)
-    browser.implicitly_wait(10)
-    try:
-        browser.get(ui.url)
-        links = browser.find_elements(By.CSS_SELECTOR, "a.trace-link")
-        assert [link.text for link in links] == ["POST /v2.1/servers", "GET /v2.1/flavors"]
-        links[0].click()
-        browser.switch_to.frame(browser.find_element(By.ID, "waterfall"))
-        rows = browser.find_elements(By.CSS_SELECTOR, "#waterfall .row")
-        assert len(rows) == 2
-        assert "compute/build_instance" in rows[1].text
-        rows[1].click()
-        details = browser.find_element(By.ID, "details").text
-        assert '"status": "error"' in details
-        browser.switch_to.default_content()
-        artifacts = os.path.join(ROOT, "artifacts")
-        os.makedirs(artifacts, exist_ok=True)
-        path = os.path.join(artifacts, "web-ui-trace.png")
-        assert browser.save_screenshot(path)
-        assert os.path.getsize(path) > 1000
-    finally:
-        browser.quit()
+    browser.get(ui.url)
+    links = browser.find_elements(By.CSS_SELECTOR, "a.trace-link")
+    assert [link.text for link in links] == ["POST /v2.1/servers", "GET /v2.1/flavors"]
+    links[0].click()
+    browser.switch_to.frame(browser.find_element(By.ID, "waterfall"))
+    rows = browser.find_elements(By.CSS_SELECTOR, "#waterfall .row")
+    assert len(rows) == 2
+    assert "compute/build_instance" in rows[1].text
+    rows[1].click()
+    details = browser.find_element(By.ID, "details").text
+    assert '"status": "error"' in details
+    browser.switch_to.default_content()
+    screenshot(browser, "web-ui-trace")

@@ -1,18 +1,26 @@
 """The metrics exporter: every interval, collect the recorder and hand the points to each
 sink (an OTLP collector, the embedded store) on a daemon thread of its own.
 
-A request never waits for it: the recorder is all the request threads touch. A sink that
-fails keeps what it could not send within a bound (a cumulative collector needs only the
-latest snapshot, since it carries every count so far; a delta one keeps the last
-``max_pending`` intervals and counts the older ones it drops), so a collector that is down
-or black-holed costs memory that does not grow, and a log line. ``flush()`` runs one
-collection at once: at exit and on SIGTERM (through the process lifecycle) so the last
-interval is not lost, and in a forked child ``after_fork()`` starts a new stream, since
-the parent's counts are the parent's.
+A request never waits for it: the recorder is all the request threads touch. Each
+interval is collected once, as a delta, and the exporter keeps the running totals a
+cumulative sink needs, so a cumulative collector and the delta rows of the embedded store
+both see every count (the recorder hands each count out once). A sink that fails keeps
+what it could not send within a bound (a cumulative collector needs only the latest
+snapshot, since it carries every count so far; a delta one keeps the last ``max_pending``
+intervals and counts the older ones it drops), so a collector that is down or
+black-holed costs memory that does not grow, and a log line.
+
+``shutdown()`` sends the last interval within its deadline, whatever a collector does:
+local sinks (the store) first and on the calling thread, remote ones on daemon threads
+that are given up on at the deadline; a send stuck on a black-holed collector never holds
+up the collection. It runs at exit and on SIGTERM (through the process lifecycle). In a
+forked child ``after_fork()`` starts a new stream, since the parent's counts, its
+connections and what it had pending are the parent's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -25,10 +33,12 @@ from typing import Any, Protocol
 from tracing_middleware._guard import log_once
 from tracing_middleware.export.store import StoreError
 from tracing_middleware.metrics import otlp
-from tracing_middleware.metrics.points import SeriesPoint
+from tracing_middleware.metrics.histogram import merge
+from tracing_middleware.metrics.points import SeriesKey, SeriesPoint
 from tracing_middleware.metrics.store import MetricStore
 
-__all__ = ["MetricsExporter", "OTLPSink", "Source", "StoreSink", "resource_for"]
+__all__ = ["MetricsExporter", "OTLPSink", "Sink", "Source", "StoreSink", "add_points",
+           "resource_for"]
 
 LOG = logging.getLogger(__name__)
 
@@ -37,6 +47,18 @@ class Source(Protocol):
     """What the exporter collects from: the recorder."""
 
     def collect(self, delta: bool) -> list[SeriesPoint]: ...
+
+
+class Sink(Protocol):
+    """Where points go. ``cumulative`` picks the points it is handed; a ``local`` sink
+    (no network) is written first and synchronously at shutdown."""
+
+    cumulative: bool
+    local: bool
+
+    def send(self, points: Sequence[SeriesPoint], resource: Mapping[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
 
 
 def resource_for(service: str, environ: Mapping[str, str] | None = None
@@ -49,8 +71,29 @@ def resource_for(service: str, environ: Mapping[str, str] | None = None
             "telemetry.sdk.name": "os-tracing"}
 
 
+def add_points(total: SeriesPoint | None, delta: SeriesPoint, start_ns: int
+               ) -> SeriesPoint:
+    """``total`` (cumulative since ``start_ns``) with one more interval of its series
+    added; the newest interval's exemplars win, as they name the most recent traces."""
+    if total is None:
+        return dataclasses.replace(delta, start_time_unix_nano=start_ns)
+    if not delta.count:
+        return dataclasses.replace(total, time_unix_nano=delta.time_unix_nano)
+    return SeriesPoint(
+        key=total.key, start_time_unix_nano=total.start_time_unix_nano,
+        time_unix_nano=delta.time_unix_nano, count=total.count + delta.count,
+        errors=total.errors + delta.errors, sum_ns=total.sum_ns + delta.sum_ns,
+        min_ns=min(total.min_ns, delta.min_ns) if total.count else delta.min_ns,
+        max_ns=max(total.max_ns, delta.max_ns),
+        histogram=merge(total.histogram, delta.histogram),
+        exemplars=delta.exemplars or total.exemplars)
+
+
 class OTLPSink:
-    """Posts each collection to a collector; keeps what failed, within a bound."""
+    """Posts each collection to a collector; keeps what failed, within a bound. Not
+    thread-safe: the exporter sends to one sink from one thread at a time."""
+
+    local = False
 
     def __init__(self, sender: Any, cumulative: bool, max_pending: int = 10) -> None:
         self.sender = sender
@@ -61,17 +104,19 @@ class OTLPSink:
         self.dropped = 0
 
     def send(self, points: Sequence[SeriesPoint], resource: Mapping[str, Any]) -> None:
-        body = otlp.encode(points, resource, self.cumulative)
-        if self.cumulative:
-            self._pending = [body]  # the newest snapshot holds every count so far
-        else:
-            self._pending.append(body)
-            if len(self._pending) > self.max_pending:
-                self.dropped += len(self._pending) - self.max_pending
-                del self._pending[:-self.max_pending]
-                log_once(LOG, "os-tracing: the metrics collector has not taken the last "
-                         "%d intervals; older ones are dropped", self.max_pending,
-                         key=f"metrics-dropped:{id(self)}")
+        if points:  # an idle process (a preforking master) has nothing to say
+            body = otlp.encode(points, resource, self.cumulative)
+            if self.cumulative:
+                self._pending = [body]  # the newest snapshot holds every count so far
+            else:
+                self._pending.append(body)
+                if len(self._pending) > self.max_pending:
+                    self.dropped += len(self._pending) - self.max_pending
+                    del self._pending[:-self.max_pending]
+                    log_once(LOG, "os-tracing: the metrics collector has not taken the "
+                             "last %d intervals; older ones are dropped (%d so far)",
+                             self.max_pending, self.dropped,
+                             key=f"metrics-dropped:{id(self)}")
         while self._pending:
             if not self.sender.send(self._pending[0]):
                 return  # the collector is down: try again next interval
@@ -89,6 +134,8 @@ class StoreSink:
     """Writes each collection's deltas into the embedded store."""
 
     cumulative = False
+    local = True
+    pending = 0
 
     def __init__(self, store: MetricStore) -> None:
         self.store = store
@@ -101,27 +148,42 @@ class StoreSink:
             log_once(LOG, "os-tracing: metrics not stored: %s", exc,
                      key=f"metrics-store:{self.store.path}")
 
-    pending = 0
-
     def close(self) -> None:
         return None
 
 
 class MetricsExporter:
-    """Collects ``source`` every ``interval_s`` into ``sinks``."""
+    """Collects ``source`` every ``interval_s`` into ``sinks``.
+
+    ``source_factory`` and ``sinks_factory`` give a forked child its own recorder and
+    its own connections (a parent's keep-alive socket or gRPC channel is not the
+    child's to use).
+    """
 
     def __init__(self, source: Source, sinks: Sequence[Any], interval_s: float,
-                 service: str, source_factory: Callable[[], Source] | None = None) -> None:
+                 service: str, source_factory: Callable[[], Source] | None = None,
+                 sinks_factory: Callable[[], Sequence[Any]] | None = None) -> None:
         self.source = source
-        self.sinks = list(sinks)
         self.interval_s = interval_s
         self.service = service
-        self.resource = resource_for(service)
         self._source_factory = source_factory
-        self._lock = threading.Lock()  # one collection at a time: timer, flush, exit
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._sinks_factory = sinks_factory
+        self._set_sinks(sinks)
+        self._new_stream()
         self._start_thread()
+
+    def _set_sinks(self, sinks: Sequence[Any]) -> None:
+        # Local sinks first: a collector that hangs must not keep the store waiting.
+        self.sinks = sorted(sinks, key=lambda s: not getattr(s, "local", False))
+        self._sink_locks = [threading.Lock() for _ in self.sinks]
+
+    def _new_stream(self) -> None:
+        self.resource = resource_for(self.service)
+        self._collect_lock = threading.Lock()
+        self._totals: dict[SeriesKey, SeriesPoint] = {}
+        self._stream_start: int | None = getattr(self.source, "start_time_unix_nano",
+                                                 None)
+        self._closed = False
 
     def _start_thread(self) -> None:
         self._stop = threading.Event()
@@ -134,48 +196,90 @@ class MetricsExporter:
         while not stop.wait(self.interval_s):
             self.flush()
 
-    def flush(self) -> None:
-        """One collection into every sink, now. Never raises."""
-        with self._lock:
+    def _collect(self) -> tuple[list[SeriesPoint], list[SeriesPoint]]:
+        """This interval's deltas and the totals so far; only ever collected here, so a
+        count reaches every sink exactly once."""
+        with self._collect_lock:
+            delta = self.source.collect(True)
+            if not any(sink.cumulative for sink in self.sinks):
+                return delta, []
+            if self._stream_start is None:
+                self._stream_start = min((p.start_time_unix_nano for p in delta),
+                                         default=None)
+            now = max((p.time_unix_nano for p in delta), default=time.time_ns())
+            start = self._stream_start if self._stream_start is not None else now
+            totals = self._totals
+            for point in delta:
+                totals[point.key] = add_points(totals.get(point.key), point, start)
+            return delta, [p if p.time_unix_nano == now
+                           else dataclasses.replace(p, time_unix_nano=now)
+                           for p in totals.values()]
+
+    def _send(self, index: int, points: Sequence[SeriesPoint],
+              resource: Mapping[str, Any]) -> None:
+        with self._sink_locks[index]:
             try:
-                cumulative = delta = None
-                for sink in self.sinks:
-                    if sink.cumulative:
-                        if cumulative is None:
-                            cumulative = self.source.collect(False)
-                        points = cumulative
-                    else:
-                        if delta is None:
-                            delta = self.source.collect(True)
-                        points = delta
-                    try:
-                        sink.send(points, self.resource)
-                    except Exception:
-                        LOG.debug("os-tracing: a metrics sink failed", exc_info=True)
+                self.sinks[index].send(points, resource)
             except Exception:
-                LOG.debug("os-tracing: collecting metrics failed", exc_info=True)
+                LOG.debug("os-tracing: a metrics sink failed", exc_info=True)
+
+    def flush(self, deadline: float | None = None) -> None:
+        """One collection into every sink, now. Never raises. With a ``deadline``
+        (``time.monotonic()``), remote sinks are sent on daemon threads and given up on
+        when it passes."""
+        try:
+            delta, cumulative = self._collect()
+        except Exception:
+            LOG.debug("os-tracing: collecting metrics failed", exc_info=True)
+            return
+        resource = self.resource
+        waiting = []
+        for index, sink in enumerate(self.sinks):
+            points = cumulative if sink.cumulative else delta
+            if deadline is None or getattr(sink, "local", False):
+                self._send(index, points, resource)
+                continue
+            thread = threading.Thread(target=self._send, args=(index, points, resource),
+                                      name="os-tracing-metrics-flush", daemon=True)
+            thread.start()
+            waiting.append(thread)
+        until = deadline if deadline is not None else 0.0
+        for thread in waiting:
+            thread.join(max(0.0, until - time.monotonic()))
 
     def shutdown(self, timeout_s: float = 5.0) -> None:
-        """Stop the timer and send the last interval (bounded by the senders' timeouts)."""
+        """Stop the timer and send the last interval, within ``timeout_s`` whatever the
+        collectors do. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
         self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(min(timeout_s, 1.0))
-        deadline = time.monotonic() + timeout_s
-        self.flush()
-        for sink in self.sinks:
-            if time.monotonic() > deadline:
-                break
+        self.flush(time.monotonic() + timeout_s)
+        for index, sink in enumerate(self.sinks):
+            lock = self._sink_locks[index]
+            if not lock.acquire(blocking=False):
+                continue  # still sending past the deadline: left to the daemon thread
             try:
                 sink.close()
             except Exception:
                 LOG.debug("os-tracing: closing a metrics sink failed", exc_info=True)
+            finally:
+                lock.release()
 
     def after_fork(self) -> None:
-        """In a forked child: a new stream (new instance id, fresh counts) and a new
-        thread, since the parent's thread does not exist here."""
-        self._lock = threading.Lock()
+        """In a forked child: a new stream (new instance id, fresh counts, no pending
+        intervals, new connections) and a new thread, since the parent's thread does not
+        exist here."""
         if self._source_factory is not None:
             self.source = self._source_factory()
-        self.resource = resource_for(self.service)
+        if self._sinks_factory is not None:
+            try:
+                self._set_sinks(self._sinks_factory())
+            except Exception:
+                LOG.debug("os-tracing: metrics sinks not rebuilt after fork",
+                          exc_info=True)
+                self._set_sinks([s for s in self.sinks if getattr(s, "local", False)])
+        else:
+            self._set_sinks(self.sinks)
+        self._new_stream()
         self._start_thread()

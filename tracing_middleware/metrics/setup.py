@@ -7,6 +7,7 @@ import logging
 import urllib.parse
 from typing import Any
 
+from tracing_middleware import _guard
 from tracing_middleware.config import ExporterURL, Settings
 from tracing_middleware.export.otlp_grpc import OTLPGrpcSender
 from tracing_middleware.export.otlp_http import OTLPHTTPSender
@@ -47,22 +48,29 @@ def recorder_for(settings: Settings) -> Recorder:
                     bounds=settings.metrics_histogram_buckets or None)
 
 
-def build(settings: Settings) -> tuple[Recorder, MetricsExporter] | None:
-    """The recorder and its running exporter, or ``None`` when metrics are off or have
-    nowhere to go (then the edges count nothing)."""
-    if not settings.metrics or not settings.metrics_exporters:
-        return None
+def _sinks(settings: Settings) -> list[Any]:
     sinks = []
     for exporter in settings.metrics_exporters:
         try:
             sinks.append(_sink(exporter, settings))
         except ValueError as exc:  # grpcio missing: said once, the others still work
-            LOG.warning("os-tracing: [tracing] metrics_exporters = %s: %s",
-                        exporter.display, exc)
+            _guard.log_once(LOG, "os-tracing: [tracing] metrics_exporters = %s: %s",
+                            exporter.display, exc, level=logging.WARNING,
+                            key=f"metrics-sink:{exporter.display}")
+    return sinks
+
+
+def build(settings: Settings) -> tuple[Recorder, MetricsExporter] | None:
+    """The recorder and its running exporter, or ``None`` when metrics are off or have
+    nowhere to go (then the edges count nothing)."""
+    if not settings.metrics or not settings.metrics_exporters:
+        return None
+    sinks = _sinks(settings)
     if not sinks:
         return None
     recorder = recorder_for(settings)
     exporter = MetricsExporter(recorder, sinks, settings.metrics_interval,
                                settings.service_name,
-                               source_factory=lambda: recorder_for(settings))
+                               source_factory=lambda: recorder_for(settings),
+                               sinks_factory=lambda: _sinks(settings))
     return recorder, exporter

@@ -16,6 +16,7 @@ from tracing_middleware.export.otlp_http import OTLPHTTPSender
 from tracing_middleware.metrics import otlp
 from tracing_middleware.metrics.exporter import MetricsExporter, OTLPSink, StoreSink
 from tracing_middleware.metrics.points import Exemplar, Histogram, SeriesKey, SeriesPoint
+from tracing_middleware.metrics.recorder import Recorder
 from tracing_middleware.metrics.store import MetricStore
 
 BASE = 1_700_000_000_000_000_000
@@ -122,19 +123,83 @@ def collector():
     c.server.server_close()
 
 
-def test_exporter_sends_each_sink_its_temporality(collector, tmp_path):
-    source = FakeSource([point()])
+def _calls(request: ExportMetricsServiceRequest) -> int:
+    (metric,) = [m for m in request.resource_metrics[0].scope_metrics[0].metrics
+                 if m.name == otlp.CALLS]
+    return sum(p.as_int for p in metric.sum.data_points)
+
+
+def test_a_cumulative_collector_and_the_store_both_see_every_count(collector, tmp_path):
+    """The recorder hands each count out once: the exporter collects deltas and keeps
+    the totals itself, so neither sink misses what the other was given."""
+    recorder = Recorder()
     store = MetricStore(str(tmp_path / "traces.db"))
     sinks = [OTLPSink(OTLPHTTPSender(collector.url, 5.0), cumulative=True),
              StoreSink(store)]
-    exporter = MetricsExporter(source, sinks, interval_s=3600, service="nova-api")
+    exporter = MetricsExporter(recorder, sinks, interval_s=3600, service="nova-api")
+    for i in range(10):
+        recorder.record("nova-api", "server", "GET /v2.1/servers", 500 if i < 2 else 200,
+                        1_000_000 + i)
+    exporter.flush()
+    for _ in range(5):
+        recorder.record("nova-api", "server", "GET /v2.1/servers", 200, 3_000_000)
     exporter.shutdown()  # the last interval goes out at shutdown
-    assert sorted(source.asked) == [False, True]
-    (request,) = collector.requests
-    resource = {a.key: a.value for a in request.resource_metrics[0].resource.attributes}
+    first, last = collector.requests
+    assert (_calls(first), _calls(last)) == (10, 15)  # cumulative: totals so far
+    resource = {a.key: a.value for a in last.resource_metrics[0].resource.attributes}
     assert resource["service.name"].string_value == "nova-api"
     assert resource["service.instance.id"].string_value
-    assert [p.count for p in store.read()] == [10]
+    (duration,) = [m for m in last.resource_metrics[0].scope_metrics[0].metrics
+                   if m.name == otlp.DURATION]
+    data = duration.exponential_histogram.data_points
+    assert sorted(p.count for p in data) == [2, 13]  # the 5xx and the 2xx series
+    assert {p.start_time_unix_nano for p in data} == {recorder.start_time_unix_nano}
+    stored = store.read()
+    assert sum(p.count for p in stored) == 15 and sum(p.errors for p in stored) == 2
+
+
+def test_shutdown_keeps_its_deadline_when_the_collector_never_answers(tmp_path):
+    """A black-holed collector and a send timeout far past the deadline: shutdown still
+    returns, and the store (written first) has the last interval."""
+    recorder = Recorder()
+    store = MetricStore(str(tmp_path / "traces.db"))
+    with socket.socket() as silent:  # accepts, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1/metrics"
+        exporter = MetricsExporter(
+            recorder, [OTLPSink(OTLPHTTPSender(url, 3600.0), cumulative=False),
+                       StoreSink(store)], interval_s=3600, service="nova-api")
+        for _ in range(7):
+            recorder.record("nova-api", "server", "GET /", 200, 1_000)
+        done = threading.Thread(target=exporter.shutdown, args=(0.2,), daemon=True)
+        done.start()
+        done.join(60)  # a deadline for the test, far from the send timeout
+        assert not done.is_alive()
+        assert sum(p.count for p in store.read()) == 7
+
+
+def test_after_fork_starts_a_new_stream_with_new_sinks(collector):
+    """A forked child sends only its own counts, under its own instance id, through
+    sinks of its own (never the parent's connection or pending intervals)."""
+    built: list[OTLPSink] = []
+
+    def sinks() -> list[OTLPSink]:
+        built.append(OTLPSink(OTLPHTTPSender(collector.url, 5.0), cumulative=True))
+        return [built[-1]]
+
+    exporter = MetricsExporter(Recorder(), sinks(), interval_s=3600, service="api",
+                               source_factory=Recorder, sinks_factory=sinks)
+    exporter.source.record("api", "server", "GET /", 200, 1_000)  # the parent's
+    parent_id = exporter.resource["service.instance.id"]
+    exporter.after_fork()  # as the registry calls it in a child
+    exporter.source.record("api", "server", "GET /", 200, 1_000)
+    exporter.source.record("api", "server", "GET /", 200, 1_000)
+    exporter.shutdown()
+    (request,) = collector.requests
+    assert _calls(request) == 2 and len(built) == 2
+    resource = {a.key: a.value for a in request.resource_metrics[0].resource.attributes}
+    assert resource["service.instance.id"].string_value != parent_id
 
 
 def test_a_dead_collector_keeps_one_snapshot_and_a_silent_one_costs_a_timeout():

@@ -70,11 +70,11 @@ def test_browser_clicks_into_a_trace(ui, browser):
     assert [link.text for link in links] == ["POST /v2.1/servers", "GET /v2.1/flavors"]
     links[0].click()
     browser.switch_to.frame(browser.find_element(By.ID, "waterfall"))
-    rows = browser.find_elements(By.CSS_SELECTOR, "#waterfall .row")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#rows .row")
     assert len(rows) == 2
     assert "compute/build_instance" in rows[1].text
     rows[1].click()
     details = browser.find_element(By.ID, "details").text
-    assert '"status": "error"' in details
+    assert "Status error" in details and GLOBAL in details
     browser.switch_to.default_content()
     screenshot(browser, "web-ui-trace")

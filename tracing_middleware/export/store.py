@@ -52,7 +52,7 @@ from tracing_middleware.export.store_url import path_from_url
 from tracing_middleware.request_ids import REQUEST_ID_ATTRIBUTES
 
 __all__ = ["SCHEMA_VERSION", "SpanStore", "StoreError", "Trace", "TraceSummary",
-           "path_from_url"]
+           "enable_wal", "path_from_url"]
 
 LOG = logging.getLogger(__name__)
 
@@ -168,6 +168,21 @@ _IN_CHUNK = 500  # below SQLite's historical 999 bound parameters
 # (closed) in the child. See the module docstring.
 _INHERITED: list[sqlite3.Connection] = []
 _STORES: weakref.WeakSet[SpanStore] = weakref.WeakSet()
+
+
+def enable_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    """``journal_mode = WAL``, retried: SQLite answers "locked" at once, without its busy
+    handler, while another process is switching a new database to WAL too (workers of
+    one server opening the store together)."""
+    deadline = time.monotonic() + busy_timeout_ms / 1000.0
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 class StoreError(Exception):
@@ -427,7 +442,7 @@ class SpanStore:
                                isolation_level=None, check_same_thread=False)
         try:
             conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
-            self._enable_wal(conn)
+            enable_wal(conn, self._busy_timeout_ms)
             conn.execute("PRAGMA synchronous = NORMAL")
             self._migrate(conn)
         except BaseException:
@@ -435,19 +450,6 @@ class SpanStore:
             raise
         self._conn = conn
         return conn
-
-    def _enable_wal(self, conn: sqlite3.Connection) -> None:
-        """``journal_mode = WAL``, retried: SQLite answers "locked" at once, without its
-        busy handler, while another process is switching a new database to WAL too."""
-        deadline = time.monotonic() + self._busy_timeout_ms / 1000.0
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
 
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:

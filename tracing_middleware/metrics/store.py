@@ -16,7 +16,7 @@ import os
 import sqlite3
 from collections.abc import Sequence
 
-from tracing_middleware.export.store import StoreError
+from tracing_middleware.export.store import StoreError, enable_wal
 from tracing_middleware.export.store_url import path_from_url
 from tracing_middleware.metrics.points import Exemplar, Histogram, SeriesKey, SeriesPoint
 
@@ -79,10 +79,18 @@ class MetricStore:
         os.makedirs(directory, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=self._busy_timeout_ms / 1000,
                                isolation_level=None)
-        conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        for statement in _SCHEMA:
-            conn.execute(statement)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            enable_wal(conn, self._busy_timeout_ms)
+            # One transaction, taken with the busy handler: workers of one server
+            # flush together at a stop and must not see each other's half-made schema.
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def write(self, points: Sequence[SeriesPoint], instance: str) -> int:
@@ -99,11 +107,11 @@ class MetricStore:
         try:
             conn = self._connect()
             try:
-                with conn:
-                    conn.execute("BEGIN IMMEDIATE")
-                    conn.executemany(
-                        f"INSERT INTO metric_points ({', '.join(_COLUMNS)}) VALUES "
-                        f"({', '.join('?' * len(_COLUMNS))})", rows)
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany(
+                    f"INSERT INTO metric_points ({', '.join(_COLUMNS)}) VALUES "
+                    f"({', '.join('?' * len(_COLUMNS))})", rows)
+                conn.execute("COMMIT")
             finally:
                 conn.close()
         except (sqlite3.Error, OSError) as exc:

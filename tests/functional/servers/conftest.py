@@ -18,6 +18,7 @@ import http.client
 import os
 import pathlib
 import shutil
+import sqlite3
 import sys
 import tempfile
 import time
@@ -96,8 +97,23 @@ def stored_server_spans(store: pathlib.Path) -> list[str]:
                 if s.kind == "server"]
 
 
+def counted_requests(store: pathlib.Path) -> tuple[int, int]:
+    """The server requests the RED metrics in the store counted, and in how many
+    streams (processes) they were counted."""
+    if not store.exists():
+        return 0, 0
+    with contextlib.closing(sqlite3.connect(store)) as conn:
+        try:
+            return conn.execute("SELECT COALESCE(SUM(count), 0), COUNT(DISTINCT instance) "
+                                "FROM metric_points WHERE kind = 'server'").fetchone()
+        except sqlite3.OperationalError:  # no metrics were ever written
+            return 0, 0
+
+
 def assert_all_stored(store: pathlib.Path, traffic: Traffic) -> None:
-    """One SERVER span per answered request, and none more; names each worker's losses."""
+    """One SERVER span per answered request, and none more; names each worker's losses.
+    The metrics, flushed at the same stop, counted every answered request too, each
+    worker in a stream of its own."""
     stored = stored_server_spans(store)
     lost = {p: pid for p, pid in traffic.answered.items() if p not in set(stored)}
     answered = Counter(traffic.answered.values())
@@ -108,6 +124,11 @@ def assert_all_stored(store: pathlib.Path, traffic: Traffic) -> None:
         f"{len(traffic.answered)} requests answered, {len(stored)} server spans stored, "
         f"{len(lost)} answered requests have no span ({per_worker}); "
         f"lost: {sorted(lost, key=lambda p: int(p.rsplit('/', 1)[1]))}")
+    counted, streams = counted_requests(store)
+    assert counted == len(traffic.answered), (
+        f"{len(traffic.answered)} requests answered, {counted} counted in the metrics")
+    assert streams >= len(answered), (
+        f"{len(answered)} workers answered, their counts came in {streams} streams")
 
 
 class Harness:

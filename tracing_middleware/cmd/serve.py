@@ -301,8 +301,8 @@ class UIServer:
         body = (f"<p class='muted'>trace {html.escape(trace.trace_id)} · "
                 f"{len(trace.spans)} spans · <a href='/api/traces/{trace.trace_id}'>json</a>"
                 "</p><iframe id='waterfall' title='waterfall' "
-                f"src='/trace/{trace.trace_id}?raw=1' style='width:100%;height:70vh;"
-                "border:1px solid #ddd'></iframe>" + logs)
+                f"src='/trace/{trace.trace_id}?raw=1' style='width:100%;height:85vh;"
+                "min-height:480px;border:1px solid #ddd'></iframe>" + logs)
         return 200, "text/html", _page(trace.spans[0].name if trace.spans else "trace", body)
 
     def start(self) -> UIServer:

@@ -29,7 +29,7 @@ background:rgba(26,115,232,.15);border:1px solid #1a73e8;pointer-events:none}
 font-size:11px;line-height:22px;color:#444;white-space:nowrap}
 .tick.end{border-left:0;border-right:1px solid #bbb;padding:0 3px 0 0;
 transform:translateX(-100%)}
-#viewport{position:relative;flex:1;overflow:auto;min-height:120px;
+#viewport{position:relative;flex:1;overflow-x:hidden;overflow-y:auto;min-height:120px;
 scrollbar-gutter:stable}
 #viewport:focus-visible{outline:2px solid #1a73e8;outline-offset:-2px}
 #sizer{position:relative;width:100%}
@@ -65,7 +65,7 @@ border:1px solid #888;background:repeating-linear-gradient(135deg,#ddd 0 3px,#ff
 .show-cp .row.cp .bar{outline:2px solid #111;outline-offset:0}
 .show-cp .row.cp .bar::after{content:"";position:absolute;left:0;right:0;bottom:-4px;
 height:2px;background:#111}
-#details{flex:none;max-height:42vh;overflow:auto;border-top:2px solid #ccc;
+#details{flex:none;max-height:35vh;overflow:auto;border-top:2px solid #ccc;
 padding:.5em .75em;background:#fafafa}
 #details h3{margin:.1em 0 .4em;font-size:14px}
 #details table{border-collapse:collapse;margin:.25em 0 .6em}

@@ -41,6 +41,7 @@ function pct(ns){return (Math.max(0,Math.min(ns,T))/T*100).toFixed(4)+'%';}
 function trim(x,d){return String(+x.toFixed(d));}
 function fmt(ns){
   var a=Math.abs(ns);
+  if(a===0)return '0ms';
   if(a<1e3)return ns+'ns';
   if(a<1e6)return trim(ns/1e3,a<1e4?2:1)+'\u00b5s';
   if(a<1e9)return trim(ns/1e6,a<1e7?3:a<1e8?2:1)+'ms';

@@ -30,7 +30,7 @@ from typing import Any
 from tracing_middleware.export.records import SpanRecord
 from tracing_middleware.export.store import Trace
 from tracing_middleware.views import analysis
-from tracing_middleware.views._layout import walk
+from tracing_middleware.views._layout import children_of
 from tracing_middleware.views.waterfall_css import CSS
 from tracing_middleware.views.waterfall_js import JS
 
@@ -48,6 +48,38 @@ def _script_json(value: object) -> str:
 
 def _end(span: SpanRecord) -> int:
     return span.start_time_unix_nano + max(0, span.duration_ns)
+
+
+def _tree_order(trace: Trace) -> list[tuple[SpanRecord, int, int]]:
+    """(span, depth, index of its parent row or -1) depth first, children by start: the
+    order of :func:`~tracing_middleware.views._layout.walk`, including its handling of
+    orphans, duplicate ids and parent cycles, in time linear in the spans however deep
+    the tree (``walk`` also builds each row's ancestor tuple, which this page does not
+    need and which costs depth-squared on a long chain)."""
+    roots, children = children_of(trace)
+    seen: set[str] = set()
+    order: list[tuple[SpanRecord, int, int]] = []
+
+    def descend(tops: list[SpanRecord]) -> None:
+        stack = [(span, 0, -1) for span in reversed(tops)]
+        while stack:
+            span, depth, parent = stack.pop()
+            if span.span_id in seen:
+                continue
+            seen.add(span.span_id)
+            order.append((span, depth, parent))
+            index = len(order) - 1
+            stack.extend((kid, depth + 1, index)
+                         for kid in reversed(children.get(span.span_id, []))
+                         if kid.span_id not in seen)
+
+    descend(roots)
+    # Spans only reachable through a parent cycle: each unseen one, earliest first,
+    # becomes a top-level row with what hangs below it.
+    for span in sorted(trace.spans, key=lambda s: (s.start_time_unix_nano, s.span_id)):
+        if span.span_id not in seen:
+            descend([span])
+    return order
 
 
 def waterfall_data(trace: Trace) -> dict[str, Any]:
@@ -69,24 +101,16 @@ def waterfall_data(trace: Trace) -> dict[str, Any]:
     colour = {name: i % len(_PALETTE) for i, name in enumerate(services)}
     path = analysis.critical_path(trace)
     contribution = {p["span_id"]: p["contribution_ns"] for p in path["path"]}
-    nodes = list(walk(trace))
-    parents: list[int] = []
-    stack: list[int] = []  # indexes of the open ancestors, one per depth
-    for i, node in enumerate(nodes):
-        del stack[node.depth:]
-        parents.append(stack[-1] if stack else -1)
-        stack.append(i)
+    nodes = _tree_order(trace)
     latest_server: dict[int, int] = {}
-    for i, node in enumerate(nodes):
-        if node.span.kind == "server" and parents[i] >= 0:
-            p = parents[i]
-            latest_server[p] = max(latest_server.get(p, _end(node.span)), _end(node.span))
+    for span, _, p in nodes:
+        if span.kind == "server" and p >= 0:
+            latest_server[p] = max(latest_server.get(p, _end(span)), _end(span))
     # Which spans send messages and which are RPC calls is breakdown's rule; it is read
     # from analysis rather than restated here, so the drawn waits are the ones it counts.
     rows: list[dict[str, Any]] = []
-    for i, node in enumerate(nodes):
-        span = node.span
-        parent = nodes[parents[i]].span if parents[i] >= 0 else None
+    for i, (span, depth, p) in enumerate(nodes):
+        parent = nodes[p][0] if p >= 0 else None
         queue_wait = reply_wait = None
         if (parent is not None and span.kind in ("server", "consumer")
                 and parent.service != span.service and analysis._is_messaging_send(parent)
@@ -96,8 +120,9 @@ def waterfall_data(trace: Trace) -> dict[str, Any]:
                 and _end(span) > latest_server[i]:
             reply_wait = [latest_server[i] - t0, _end(span) - t0]
         rows.append({
-            **span.to_json(), "resource": dict(span.resource), "depth": node.depth,
-            "parent": parents[i], "orphan": node.orphan, "colour": colour[span.service],
+            **span.to_json(), "resource": dict(span.resource), "depth": depth,
+            "parent": p, "orphan": depth == 0 and span.parent_span_id is not None,
+            "colour": colour[span.service],
             "offset_ns": span.start_time_unix_nano - t0,
             "critical_ns": contribution.get(span.span_id) if span.span_id in contribution
             else None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,9 +20,10 @@ from tracing_middleware import _guard, integrations, lifecycle, scope
 from tracing_middleware.config import ConfigError, Settings, load_settings
 from tracing_middleware.facade import Tracing
 from tracing_middleware.metrics import setup as metrics_setup
+from tracing_middleware.metrics.exporter import MetricsExporter
 
 __all__ = ["all_tracings", "configure", "force_flush_all", "from_config", "get_tracing",
-           "reset", "setup"]
+           "metrics_exporter", "reset", "setup"]
 
 LOG = logging.getLogger(__name__)
 
@@ -31,7 +33,7 @@ _default: Tracing | None = None
 #: Why tracing is off for the whole process (a bad configuration), or ``None``.
 _disabled: str | None = None
 #: The metrics exporter of each engine that counts, by ``id()`` of its Tracing.
-_exporters: dict[int, Any] = {}
+_exporters: dict[int, MetricsExporter] = {}
 
 
 def setup(settings: Settings) -> Tracing:
@@ -134,9 +136,16 @@ def all_tracings() -> list[Tracing]:
 
 def force_flush_all(timeout_s: float = 10.0) -> bool:
     """Flush every engine in the process, and its metrics (CLI, demo and tests)."""
+    deadline = time.monotonic() + timeout_s
     for exporter in list(_exporters.values()):
-        exporter.flush()
+        exporter.flush(deadline)
     return all([tracing.force_flush(timeout_s) for tracing in all_tracings()])
+
+
+def metrics_exporter(tracing: Tracing) -> MetricsExporter | None:
+    """The exporter sending ``tracing.metrics`` (``None`` when metrics are off): for
+    tests and tools that flush it or look at what a collector left pending."""
+    return _exporters.get(id(tracing))
 
 
 def _shutdown_all(timeout_s: float = 5.0) -> None:

@@ -216,12 +216,21 @@ class MetricsExporter:
                            for p in totals.values()]
 
     def _send(self, index: int, points: Sequence[SeriesPoint],
-              resource: Mapping[str, Any]) -> None:
-        with self._sink_locks[index]:
-            try:
-                self.sinks[index].send(points, resource)
-            except Exception:
-                LOG.debug("os-tracing: a metrics sink failed", exc_info=True)
+              resource: Mapping[str, Any], deadline: float | None = None) -> None:
+        lock = self._sink_locks[index]
+        if deadline is None:
+            lock.acquire()
+        elif not lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            # Still busy with an earlier send past the deadline: this one is given up,
+            # so no thread waits behind a collector that never answers.
+            LOG.debug("os-tracing: a metrics sink is still sending; interval not sent")
+            return
+        try:
+            self.sinks[index].send(points, resource)
+        except Exception:
+            LOG.debug("os-tracing: a metrics sink failed", exc_info=True)
+        finally:
+            lock.release()
 
     def flush(self, deadline: float | None = None) -> None:
         """One collection into every sink, now. Never raises. With a ``deadline``
@@ -237,9 +246,12 @@ class MetricsExporter:
         for index, sink in enumerate(self.sinks):
             points = cumulative if sink.cumulative else delta
             if deadline is None or getattr(sink, "local", False):
+                # The store: local, bounded by its busy timeout, and what must not lose
+                # the last interval.
                 self._send(index, points, resource)
                 continue
-            thread = threading.Thread(target=self._send, args=(index, points, resource),
+            thread = threading.Thread(target=self._send,
+                                      args=(index, points, resource, deadline),
                                       name="os-tracing-metrics-flush", daemon=True)
             thread.start()
             waiting.append(thread)

@@ -13,6 +13,7 @@ import re
 from tracing_middleware.export.records import SpanEvent, SpanRecord
 from tracing_middleware.export.store import Trace
 from tracing_middleware.views import FORMATS, analysis
+from tracing_middleware.views._layout import walk
 from tracing_middleware.views.html import render, waterfall_data
 
 T = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -148,3 +149,30 @@ def test_ten_thousand_spans_are_one_json_block():
     rows = _data(page)["spans"]
     assert len(rows) == 10_000 and "class='row" not in page
     assert max(r["depth"] for r in rows) == 7
+
+
+def test_rows_are_the_tree_views_order_even_with_cycles_and_duplicates():
+    """Orphans, a duplicate span id, a self-parent and a two-span parent cycle come out
+    in the order and at the depth of the tree view (``_layout.walk``), each span once."""
+    spans = [*_trace().spans,
+             _span(1, None, "duplicate of the root", "nova-api", "server", 1, 2),
+             _span(20, 21, "cycle a", "x", "internal", 7, 8),
+             _span(21, 20, "cycle b", "x", "internal", 8, 9),
+             _span(22, 22, "own parent", "x", "internal", 9, 10)]
+    trace = Trace(T, spans)
+    rows = waterfall_data(trace)["spans"]
+    assert [(r["span_id"], r["depth"], r["orphan"]) for r in rows] == [
+        (n.span.span_id, n.depth, n.orphan) for n in walk(trace)]
+    assert len({r["span_id"] for r in rows}) == len(rows) == 10
+    assert all(r["parent"] < i and (r["parent"] < 0) == (r["depth"] == 0)
+               for i, r in enumerate(rows))
+
+
+def test_a_ten_thousand_deep_chain_renders():
+    """A chain 10,000 spans deep (a runaway recursion) renders without hitting the
+    recursion limit, each row one deeper than the last."""
+    spans = [_span(i, i - 1 if i > 1 else None, f"level {i}", "svc", "internal", i,
+                   30_000 - i) for i in range(1, 10_001)]
+    rows = _data(render(Trace(T, spans)))["spans"]
+    assert [r["depth"] for r in rows] == list(range(10_000))
+    assert [r["critical_ns"] is not None for r in rows] == [True] * 10_000

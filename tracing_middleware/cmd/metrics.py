@@ -20,6 +20,7 @@ from tracing_middleware.export.store import StoreError
 from tracing_middleware.export.store_url import resolve_store_url
 from tracing_middleware.metrics import report
 from tracing_middleware.metrics.store import MetricStore
+from tracing_middleware.views._layout import printable
 
 __all__ = ["register"]
 
@@ -44,13 +45,15 @@ def _ms(ns: int | None) -> str:
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
+    """Names are untrusted (a route or RPC method a client chose): control characters
+    are escaped so they cannot drive the terminal."""
     header = ("SERVICE", "KIND", "OPERATION", "RATE/S", "COUNT", "ERRORS", "P50", "P95",
               "P99", "EXEMPLAR TRACE")
     cells = [header] + [
-        (r["service"], r["kind"], r["operation"],
+        (printable(r["service"]), printable(r["kind"]), printable(r["operation"]),
          "-" if r["rate_per_s"] is None else f"{r['rate_per_s']:.2f}", str(r["count"]),
          f"{r['errors']} ({r['error_percent']:.1f}%)", _ms(r["p50_ns"]), _ms(r["p95_ns"]),
-         _ms(r["p99_ns"]), r["exemplar_trace_id"] or "-") for r in rows]
+         _ms(r["p99_ns"]), printable(r["exemplar_trace_id"] or "-")) for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     right = {3, 4, 5, 6, 7, 8}
     return "\n".join("  ".join(cell.rjust(w) if i in right else cell.ljust(w)

@@ -12,6 +12,7 @@ blocks a writer (WAL, as the span store sets it).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import Sequence
@@ -21,6 +22,8 @@ from tracing_middleware.export.store_url import path_from_url
 from tracing_middleware.metrics.points import Exemplar, Histogram, SeriesKey, SeriesPoint
 
 __all__ = ["MetricStore"]
+
+LOG = logging.getLogger(__name__)
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS metric_points (
@@ -51,6 +54,13 @@ def _histogram_json(histogram: Histogram) -> str:
                        "offset": histogram.offset,
                        "bucket_counts": list(histogram.bucket_counts),
                        "bounds": list(histogram.bounds)}, separators=(",", ":"))
+
+
+def _whole(value: object) -> int:
+    """A stored integer column, or ``ValueError`` (a float, text or blob is damage)."""
+    if type(value) is not int:
+        raise ValueError(f"not an integer: {value!r}")
+    return value
 
 
 def _histogram(text: str) -> Histogram:
@@ -150,13 +160,20 @@ class MetricStore:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
         points = []
+        damaged = 0
         for row in rows:
             try:
                 exemplars = tuple(Exemplar(int(v), int(t), str(trace), str(span))
                                   for v, t, trace, span in json.loads(row[13]))
+                # SQLite keeps whatever type was written: every number is checked here,
+                # so a damaged row is skipped rather than failing a sum later.
                 points.append(SeriesPoint(
-                    SeriesKey(row[0], row[1], row[2], row[3]), row[5], row[6], row[7],
-                    row[8], row[9], row[10], row[11], _histogram(row[12]), exemplars))
+                    SeriesKey(str(row[0]), str(row[1]), str(row[2]), str(row[3])),
+                    *(_whole(value) for value in row[5:12]), _histogram(row[12]),
+                    exemplars))
             except (ValueError, TypeError, KeyError):
-                continue  # a damaged row costs itself, not the report
+                damaged += 1  # a damaged row costs itself, not the report
+        if damaged:
+            LOG.warning("os-tracing: %s: %d damaged metrics row(s) skipped", self.path,
+                        damaged)
         return points

@@ -45,9 +45,10 @@ def test_bench_quick_runs_every_case_against_every_peer(tmp_path):
         assert all(r["median"] > 0 and r["unit"] == "us" for r in doc["results"]
                    if r["case"] == case)
     wsgi = {r["variant"] for r in doc["results"] if r["case"] == "wsgi request (bare app)"}
-    assert {"untraced", "osprofiler unsigned", "otel-wsgi 100%"} <= wsgi
+    assert {"untraced", "osprofiler unsigned", "otel-wsgi 100%",
+            "os-tracing unsampled + metrics"} <= wsgi
     rpc = {r["variant"] for r in doc["results"] if r["case"] == "rpc cast (fake, one thread)"}
-    assert rpc == RPC_ROWS | {"carrier floor (reference)"}, rpc
+    assert rpc == RPC_ROWS | {"carrier floor (reference)", "traced+ unsampled + metrics"}, rpc
     assert not [n for n in doc["notes"] if "dropped" in n or "overflowed" in n], doc["notes"]
     assert "x os-tracing" in out.stdout
 

@@ -23,7 +23,7 @@ from tracing_middleware.cmd.deps import dependency_report
 from tracing_middleware.export.store_url import resolve_store_url
 from tracing_middleware.metrics import report
 from tracing_middleware.metrics.store import MetricStore
-from tracing_middleware.views import diff_html, graph_svg, metrics_html
+from tracing_middleware.views import analysis, breakdown_html, diff_html, graph_svg, metrics_html
 from tracing_middleware.views.remote_store import open_store
 
 __all__ = ["UIServer", "register", "serve_forever"]
@@ -300,7 +300,8 @@ class UIServer:
                 + "</pre>") if lines else ""
         body = (f"<p class='muted'>trace {html.escape(trace.trace_id)} · "
                 f"{len(trace.spans)} spans · <a href='/api/traces/{trace.trace_id}'>json</a>"
-                "</p><iframe id='waterfall' title='waterfall' "
+                "</p>" + breakdown_html.render(analysis.breakdown(trace)) +
+                "<iframe id='waterfall' title='waterfall' "
                 f"src='/trace/{trace.trace_id}?raw=1' style='width:100%;height:85vh;"
                 "min-height:480px;border:1px solid #ddd'></iframe>" + logs)
         return 200, "text/html", _page(trace.spans[0].name if trace.spans else "trace", body)

@@ -23,7 +23,8 @@ from tracing_middleware.export.store import Trace
 from tracing_middleware.views._layout import children_of
 
 __all__ = ["DEPENDENCY_ATTRIBUTES", "TIME_KINDS", "breakdown", "critical_path",
-           "dependencies", "dependency_edges", "diff", "self_time_ns"]
+           "dependencies", "dependency_edges", "diff", "is_messaging_send", "is_rpc_call",
+           "self_time_ns"]
 
 #: The ``by_kind`` keys of :func:`breakdown`, in display order.
 TIME_KINDS = ("processing", "queue_wait", "reply_wait", "database", "http_client")
@@ -45,11 +46,11 @@ def _is_database(span: SpanRecord) -> bool:
     return _has(span, "db.system.name", "db.system")
 
 
-def _is_messaging_send(span: SpanRecord) -> bool:
+def is_messaging_send(span: SpanRecord) -> bool:
     return span.kind in _SENDERS and _has(span, "rpc.system", "messaging.system")
 
 
-def _is_rpc_call(span: SpanRecord) -> bool:
+def is_rpc_call(span: SpanRecord) -> bool:
     return span.kind == "client" and _has(span, "rpc.system")
 
 
@@ -325,7 +326,7 @@ def breakdown(trace: Trace) -> dict[str, Any]:
         by_service[span.service] = by_service.get(span.service, 0) + own
         if _is_database(span):
             by_kind["database"] += own
-        elif _is_messaging_send(span):
+        elif is_messaging_send(span):
             regions = []
             receivers = [k for k in kids
                          if k.kind in _RECEIVERS and k.service != span.service]
@@ -336,7 +337,7 @@ def breakdown(trace: Trace) -> dict[str, Any]:
                 regions.append((span.start_time_unix_nano,
                                 min(k.start_time_unix_nano for k in receivers)))
             servers = [k for k in kids if k.kind == "server"]
-            if _is_rpc_call(span) and servers:
+            if is_rpc_call(span) and servers:
                 replied = max(_end(k) for k in servers)
                 by_kind["reply_wait"] += max(0, _end(span) - replied)
                 regions.append((replied, _end(span)))

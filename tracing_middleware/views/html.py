@@ -113,10 +113,10 @@ def waterfall_data(trace: Trace) -> dict[str, Any]:
         parent = nodes[p][0] if p >= 0 else None
         queue_wait = reply_wait = None
         if (parent is not None and span.kind in ("server", "consumer")
-                and parent.service != span.service and analysis._is_messaging_send(parent)
+                and parent.service != span.service and analysis.is_messaging_send(parent)
                 and span.start_time_unix_nano > parent.start_time_unix_nano):
             queue_wait = [parent.start_time_unix_nano - t0, span.start_time_unix_nano - t0]
-        if analysis._is_rpc_call(span) and i in latest_server \
+        if analysis.is_rpc_call(span) and i in latest_server \
                 and _end(span) > latest_server[i]:
             reply_wait = [latest_server[i] - t0, _end(span) - t0]
         rows.append({

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import urllib.error
 import urllib.request
 
@@ -53,6 +54,17 @@ def test_pages_over_http(ui):
     with urllib.request.urlopen(f"{ui.url}/trace/{T}", timeout=10) as r:
         page = r.read().decode()
     assert "booting" in page and "other" not in page
+    # where the time went, above the waterfall: the breakdown's numbers
+    assert "<section id='breakdown'" in page
+    assert re.search(r"nova-compute</td><td class='num'>5\.000 ms</td>"
+                     r"<td class='num'>55\.6%</td>", page)
+    assert page.index("id='breakdown'") < page.index("id='waterfall'")
+    # search by an attribute, as trace find --attribute
+    with urllib.request.urlopen(f"{ui.url}/search?attribute=openstack.global_request_id%3D"
+                                f"{GLOBAL}", timeout=10) as r:
+        page = r.read().decode()
+    assert "POST /v2.1/servers" in page and "GET /v2.1/flavors" not in page
+    assert f"value='openstack.global_request_id={GLOBAL}'" in page
     with urllib.request.urlopen(f"{ui.url}/api/traces/{T}", timeout=10) as r:
         assert b"compute/build_instance" in r.read()
     with pytest.raises(urllib.error.HTTPError) as err:

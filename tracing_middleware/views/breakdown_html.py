@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tracing_middleware.views.analysis import TIME_KINDS
+from tracing_middleware.views.html import PALETTE
 
 __all__ = ["KIND_COLOURS", "KIND_LABELS", "render"]
 
@@ -25,13 +26,14 @@ KIND_LABELS = {"processing": "processing", "queue_wait": "queue wait",
 #: One colour per kind; the waiting kinds are the warm ones.
 KIND_COLOURS = {"processing": "#4e79a7", "queue_wait": "#e15759", "reply_wait": "#f28e2b",
                 "database": "#59a14f", "http_client": "#b07aa1"}
-_SERVICE_COLOURS = ("#76b7b2", "#edc948", "#9c755f", "#ff9da7", "#bab0ac", "#4e79a7",
-                    "#f28e2b", "#59a14f")
-_CSS = (".breakdown{margin:.5em 0 1em}.breakdown h3{margin:.4em 0;font-size:14px}"
-        ".stack{display:flex;height:16px;border:1px solid #ccc;margin:.2em 0 .4em}"
-        ".stack span{display:block;height:100%}.breakdown table{width:auto}"
-        ".breakdown td{padding:1px 8px}.breakdown td.num{text-align:right}"
-        ".sw{display:inline-block;width:10px;height:10px;margin-right:4px}")
+_CSS = (".breakdown{margin:.3em 0 .8em}.breakdown h2{margin:.2em 0;font-size:16px}"
+        ".breakdown .halves{display:flex;gap:2em;flex-wrap:wrap}.breakdown .half{flex:1;"
+        "min-width:280px}.breakdown h3{margin:.3em 0;font-size:13px}"
+        ".stack{display:flex;height:12px;border:1px solid #ccc;margin:.2em 0 .3em}"
+        ".stack span{display:block;height:100%}.breakdown table{width:auto;font-size:12px}"
+        ".breakdown td{padding:0 8px;border:0}.breakdown td.num{text-align:right}"
+        ".breakdown .sw{display:inline-block;width:9px;height:9px;margin-right:4px}"
+        ".breakdown p{margin:.2em 0}")
 
 
 def _ms(ns: int) -> str:
@@ -54,8 +56,8 @@ def _section(title: str, parts: list[tuple[str, str, str, int]], whole: int) -> 
         f"{esc(label)}</td><td class='num'>{_ms(ns)}</td>"
         f"<td class='num'>{_share(ns, whole)}</td></tr>"
         for cls, label, colour, ns in parts)
-    return (f"<h3>{esc(title)}</h3><div class='stack' role='img' "
-            f"aria-label='{esc(title)}'>{bar}</div><table>{rows}</table>")
+    return (f"<div class='half'><h3>{esc(title)}</h3><div class='stack' role='img' "
+            f"aria-label='{esc(title)}'>{bar}</div><table>{rows}</table></div>")
 
 
 def render(report: Mapping[str, Any]) -> str:
@@ -63,8 +65,10 @@ def render(report: Mapping[str, Any]) -> str:
     by_kind = report["by_kind"]
     kinds = [(f"kind-{kind}", KIND_LABELS[kind], KIND_COLOURS[kind], by_kind[kind])
              for kind in TIME_KINDS]
-    services = [("service", name, _SERVICE_COLOURS[i % len(_SERVICE_COLOURS)], ns)
-                for i, (name, ns) in enumerate(report["by_service"].items())]
+    # The waterfall's colour for each service: by the sorted names' order.
+    order = {name: i for i, name in enumerate(sorted(report["by_service"]))}
+    services = [("service", name, PALETTE[order[name] % len(PALETTE)], ns)
+                for name, ns in report["by_service"].items()]
     outside = report.get("wait_outside_self_ns", 0)
     note = (f"<p class='muted'>{_ms(outside)} of the waits fall outside every span (a "
             "cast's message queued after its sender's span ended), so the kinds add up to "
@@ -73,5 +77,7 @@ def render(report: Mapping[str, Any]) -> str:
             f"<h2>Where the time went</h2><p class='muted'>{_ms(report['total_ns'])} of "
             f"spans' own time over {report['span_count']} spans; the root took "
             f"{_ms(report['duration_ns'])}.</p>"
+            + "<div class='halves'>"
             + _section("By kind of work", kinds, sum(by_kind.values()))
-            + _section("By service", services, report["total_ns"]) + note + "</section>")
+            + _section("By service", services, report["total_ns"]) + "</div>" + note
+            + "</section>")

@@ -36,7 +36,8 @@ from tracing_middleware.views.waterfall_js import JS
 
 __all__ = ["render", "waterfall_data"]
 
-_PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1",
+#: One colour per service, in the order of their sorted names (the breakdown uses it too).
+PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1",
             "#ff9da7", "#9c755f", "#bab0ac")
 
 
@@ -98,7 +99,7 @@ def waterfall_data(trace: Trace) -> dict[str, Any]:
     t0 = min((s.start_time_unix_nano for s in spans), default=0)
     t1 = max((_end(s) for s in spans), default=t0)
     services = sorted({s.service for s in spans})
-    colour = {name: i % len(_PALETTE) for i, name in enumerate(services)}
+    colour = {name: i % len(PALETTE) for i, name in enumerate(services)}
     path = analysis.critical_path(trace)
     contribution = {p["span_id"]: p["contribution_ns"] for p in path["path"]}
     nodes = _tree_order(trace)
@@ -128,7 +129,7 @@ def waterfall_data(trace: Trace) -> dict[str, Any]:
             else None,
             "queue_wait": queue_wait, "reply_wait": reply_wait})
     return {"trace_id": trace.trace_id, "start_time_unix_nano": t0, "duration_ns": t1 - t0,
-            "services": services, "colours": list(_PALETTE),
+            "services": services, "colours": list(PALETTE),
             "critical_path": {"duration_ns": path["duration_ns"],
                               "span_ids": [p["span_id"] for p in path["path"]]},
             "spans": rows}
@@ -146,7 +147,7 @@ def render(trace: Trace) -> str:
     errors = sum(1 for s in trace.spans if s.status == "error")
     depth = max((row["depth"] for row in data["spans"]), default=-1) + 1
     legend = "".join(
-        f"<span class='item'><i class='sw' style='background:{_PALETTE[i % len(_PALETTE)]}'>"
+        f"<span class='item'><i class='sw' style='background:{PALETTE[i % len(PALETTE)]}'>"
         f"</i>{esc(name)}</span>" for i, name in enumerate(services))
     title = esc(trace.trace_id)
     error_text = (f" · <b class='status-error'>\u26a0 {errors} error"

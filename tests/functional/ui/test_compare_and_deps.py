@@ -15,6 +15,8 @@ from tracing_middleware.cmd.serve import UIServer
 from tracing_middleware.export.records import SpanRecord
 from tracing_middleware.export.store import SpanStore
 
+from .conftest import screenshot
+
 TA = "a1" * 16
 TB = "b2" * 16
 TE = "e3" * 16
@@ -148,3 +150,119 @@ def test_every_page_links_both(ui):
     for path in ("/", f"/trace/{TA}", "/deps", f"/diff?a={TA}&b={TB}", "/nowhere"):
         _, page = fetch(ui, path)
         assert "<a href='/deps'" in page and "action='/diff'" in page, path
+
+
+# -- in the browser ---------------------------------------------------------------------
+
+def _wait_for_path(browser: Any, path: str) -> urllib.parse.SplitResult:
+    """The page reached after a click, once its URL has ``path`` (a readiness poll with a
+    deadline: a click does not wait for the navigation it starts)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 10).until(
+        lambda b: urllib.parse.urlsplit(b.current_url).path == path)
+    return urllib.parse.urlsplit(browser.current_url)
+
+
+@pytest.mark.browser
+def test_compare_from_the_list_and_from_a_trace(ui, browser):
+    """Two ids typed into the header's compare form on the trace list open the
+    comparison: changed rows highlighted with their exact deltas, one-sided rows marked,
+    both columns on one time scale. From A's page, typing B compares the same pair."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(ui.url)
+    form = browser.find_element(By.ID, "compare")
+    form.find_element(By.NAME, "a").send_keys(TA)
+    form.find_element(By.NAME, "b").send_keys(TB)
+    form.find_element(By.TAG_NAME, "button").click()
+    _wait_for_path(browser, "/diff")
+    assert browser.find_element(By.ID, "critical-path-total").text == (
+        "Critical path: A 100.000 ms, B 120.000 ms: +20.000 ms (+20.0%)")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#diff tr[class]")
+    assert [(r.get_attribute("class"), r.find_element(By.CSS_SELECTOR, "td.delta").text)
+            for r in rows] == [
+        ("changed slower", "+20.000 ms (+20.0%)"),   # POST /v2.1/servers
+        ("changed slower", "+20.000 ms (+200.0%)"),  # SELECT instances
+        ("only-b", "only in B"),                     # SELECT quotas
+        ("only-a", "only in A"),                     # the token request
+        ("only-a", "only in A"),                     # keystone's side of it
+        ("changed slower", "+10.000 ms (+20.0%)"),   # the conductor call
+        ("changed slower", "+10.000 ms (+25.0%)"),   # the conductor's side
+        ("same", "="),                               # the cast
+        ("changed slower", "+5.000 ms (+5.9%)"),     # compute's side of it
+        ("same", "="), ("same", "=")]                # compute calling itself
+    cells = rows[2].find_elements(By.TAG_NAME, "td")
+    assert cells[0].text == "\u2014 only in B" and cells[1].text.startswith("SELECT quotas")
+    assert "ERROR" in rows[5].find_elements(By.TAG_NAME, "td")[1].text
+    # Highlighting is drawn, not only named: changed rows look different from the rest.
+    background = {r.get_attribute("class"): r.find_element(By.TAG_NAME, "td")
+                  .value_of_css_property("background-color") for r in rows}
+    assert len({background[c] for c in ("changed slower", "same", "only-a", "only-b")}) == 4
+    # One scale for both columns, B's 150 ms (its cast's consumer outlives the root).
+    lane_a, lane_b = rows[0].find_elements(By.CSS_SELECTOR, ".lane")
+    bar_a, bar_b = rows[0].find_elements(By.CSS_SELECTOR, ".bar")
+    assert lane_a.size["width"] == lane_b.size["width"]
+    assert abs(bar_a.size["width"] - lane_a.size["width"] * 100 / 150) <= 1
+    assert abs(bar_b.size["width"] - lane_b.size["width"] * 120 / 150) <= 1
+    screenshot(browser, "diff")
+
+    browser.get(f"{ui.url}/trace/{TA}")
+    form = browser.find_element(By.ID, "compare")
+    assert form.find_element(By.NAME, "a").get_attribute("value") == TA
+    other = form.find_element(By.NAME, "b")
+    assert other.get_attribute("placeholder").startswith("compare with")
+    other.send_keys(TB)
+    form.find_element(By.TAG_NAME, "button").click()
+    reached = _wait_for_path(browser, "/diff")
+    assert urllib.parse.parse_qs(reached.query) == {"a": [TA], "b": [TB]}
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#diff tr.changed")) == 5
+
+
+@pytest.mark.browser
+def test_dependency_graph_and_a_click_on_a_service(ui, browser):
+    """The graph from the header link: one node per service, callers left of callees,
+    labelled edges, compute's loop, the hostile name shown as text; a click on a service
+    opens the trace list filtered by it."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(ui.url)
+    browser.find_element(By.LINK_TEXT, "dependencies").click()
+    _wait_for_path(browser, "/deps")
+    nodes = {n.get_attribute("data-service"): n
+             for n in browser.find_elements(By.CSS_SELECTOR, "#deps-graph g.node")}
+    assert set(nodes) == {EVIL, "nova-api", "keystone", "nova-conductor", "nova-compute"}
+    assert len(nodes) == 5
+    left = {name: n.rect["x"] for name, n in nodes.items()}
+    assert left[EVIL] < left["nova-api"] < left["nova-conductor"] < left["nova-compute"]
+    assert left["nova-api"] < left["keystone"]
+    assert nodes[EVIL].find_element(By.TAG_NAME, "title").get_attribute(
+        "textContent") == EVIL
+    assert browser.find_elements(By.CSS_SELECTOR, "#deps-graph img, body > img") == []
+
+    edges = {(e.get_attribute("data-from"), e.get_attribute("data-to")): e
+             for e in browser.find_elements(By.CSS_SELECTOR, "#deps-graph g.edge")}
+    assert len(edges) == 5
+    failing = edges[("nova-api", "nova-conductor")]
+    assert failing.get_attribute("class") == "edge proto-rpc_call has-errors"
+    assert failing.find_element(By.CSS_SELECTOR, "text").get_attribute("textContent") == (
+        "RPC call \u00b7 2 calls \u00b7 \u26a0 1 errorp50 50.000 ms \u00b7 p95 60.000 ms")
+    cast = edges[("nova-conductor", "nova-compute")]
+    assert cast.get_attribute("class") == "edge proto-rpc_cast"
+    assert cast.find_element(By.CSS_SELECTOR, "text").get_attribute("textContent") == (
+        "RPC cast \u00b7 2 calls" "p50 2.000 ms \u00b7 p95 2.000 ms")
+    loop = edges[("nova-compute", "nova-compute")]
+    assert loop.get_attribute("class") == "edge proto-rpc_call loop"
+    assert loop.rect["y"] + loop.rect["height"] <= nodes["nova-compute"].rect["y"] + 2
+    table = [[c.text for c in r.find_elements(By.TAG_NAME, "td")]
+             for r in browser.find_elements(By.CSS_SELECTOR, "#edges tr[class]")]
+    assert ["nova-api", "nova-conductor", "rpc_call", "2", "\u26a0 1", "50.000 ms",
+            "60.000 ms"] in table and len(table) == 5
+    screenshot(browser, "deps")
+
+    nodes["nova-conductor"].click()
+    reached = _wait_for_path(browser, "/search")
+    assert urllib.parse.parse_qs(reached.query) == {"service": ["nova-conductor"]}
+    listed = {r.find_elements(By.TAG_NAME, "td")[-1].text
+              for r in browser.find_elements(By.CSS_SELECTOR, "#traces tr")[1:]}
+    assert listed == {TA, TB}

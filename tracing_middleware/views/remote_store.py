@@ -183,13 +183,8 @@ class _RemoteStore:
         wanted = _trace_id(prefix)
         return [wanted] if wanted and self.get_trace(wanted) is not None else []
 
-    def list_traces(self, service: str | None = None, operation: str | None = None,
-                    since_ns: int | None = None, min_duration_ns: int | None = None,
-                    errors_only: bool = False, limit: int | None = 20
-                    ) -> list[TraceSummary]:
-        return self.find_traces(service=service, operation=operation, since_ns=since_ns,
-                                min_duration_ns=min_duration_ns, errors=errors_only,
-                                limit=limit)
+    #: ``find_traces`` without a request id, as on the embedded store.
+    list_traces = SpanStore.list_traces
 
     def find_traces(self, request_id: str | None = None, service: str | None = None,
                     operation: str | None = None, since_ns: int | None = None,

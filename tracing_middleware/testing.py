@@ -105,11 +105,14 @@ class OTLPReceiver:
     ``hold`` (an Event) makes the handler block, to simulate a black-holed collector.
     It speaks HTTP/1.1 keep-alive, as collectors do; ``peers`` records each client
     address seen and ``on_request`` (if set) is called with each request's headers.
+    It takes metrics too: each request posted to ``/v1/metrics`` is kept in ``metrics``
+    as an ``ExportMetricsServiceRequest``.
     """
 
     def __init__(self, port: int = 0) -> None:
         self.spans: queue.Queue[ReceivedSpan] = queue.Queue()
         self.raw_bodies: list[bytes] = []
+        self.metrics: list[Any] = []
         self.requests = 0
         self.status = 200
         self.peers: set[tuple[str, int]] = set()
@@ -134,7 +137,8 @@ class OTLPReceiver:
                     receiver.on_request(self.headers)
                 receiver.raw_bodies.append(body)
                 if receiver.status == 200:
-                    receiver._decode(body, self.headers.get("Content-Encoding"))
+                    receiver._decode(body, self.headers.get("Content-Encoding"),
+                                     self.path.split("?", 1)[0] == "/v1/metrics")
                 self.send_response(receiver.status)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", "0")
@@ -160,7 +164,10 @@ class OTLPReceiver:
         """The value for ``exporters``."""
         return f"otlp+http://127.0.0.1:{self.port}"
 
-    def _decode(self, body: bytes, encoding: str | None) -> None:
+    def _decode(self, body: bytes, encoding: str | None, metrics: bool = False) -> None:
+        from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+            ExportMetricsServiceRequest,
+        )
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
             ExportTraceServiceRequest,
         )
@@ -169,6 +176,9 @@ class OTLPReceiver:
             body = gzip.decompress(body)
         elif encoding == "deflate":
             body = zlib.decompress(body)
+        if metrics:
+            self.metrics.append(ExportMetricsServiceRequest.FromString(body))
+            return
         request = ExportTraceServiceRequest()
         request.ParseFromString(body)
         for resource_spans in request.resource_spans:

@@ -7,24 +7,19 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import http.server
 import io
 import json
-import threading
 import urllib.error
 import urllib.request
 
 import pytest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-)
 
 from tracing_middleware import registry
 from tracing_middleware.cmd import main as main_cmd
 from tracing_middleware.export.store import SpanStore
 from tracing_middleware.filter import TracingFilter
 from tracing_middleware.metrics import otlp
-from tracing_middleware.testing import serve_wsgi
+from tracing_middleware.testing import OTLPReceiver, serve_wsgi
 
 REQUESTS = 2000
 UUID = "8a1cbd9e-5bd6-4fd8-9a25-0d2e0a8b0f2a"
@@ -41,36 +36,10 @@ def app(environ, start_response):
     return [b"{}"]
 
 
-class MetricsReceiver:
-    """An OTLP/HTTP metrics endpoint on 127.0.0.1 keeping every decoded request."""
-
-    def __init__(self) -> None:
-        self.requests: list[ExportMetricsServiceRequest] = []
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                return None
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if self.path == "/v1/metrics":
-                    receiver.requests.append(ExportMetricsServiceRequest.FromString(body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"otlp+http://127.0.0.1:{self.server.server_address[1]}"
-
-
 @pytest.fixture
 def receiver():
-    r = MetricsReceiver()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
+    with OTLPReceiver() as r:
+        yield r
 
 
 def _path(i: int) -> str:
@@ -95,7 +64,7 @@ def test_every_request_is_counted_and_exemplars_name_stored_traces(tmp_path, rec
     filtered = TracingFilter.factory(
         {}, exporters=store_url, sampler="traceidratio", sampler_arg="0.01",
         integrations="", service_name="nova-api", metrics_interval="3600",
-        metrics_exporters=f"{store_url}, {receiver.url}")(app)
+        metrics_exporters=f"{store_url}, {receiver.endpoint}")(app)
     paths = [_path(i) for i in range(REQUESTS)]
     failing = sum(p.startswith(("/boom/", "/fail/")) for p in paths)
     with serve_wsgi(filtered) as server, \
@@ -109,7 +78,7 @@ def test_every_request_is_counted_and_exemplars_name_stored_traces(tmp_path, rec
     store.close()
     assert 0 < len(stored) < REQUESTS // 10  # about 1 in 100 was kept
 
-    (request,) = receiver.requests
+    (request,) = receiver.metrics
     metrics = {m.name: m for m in request.resource_metrics[0].scope_metrics[0].metrics}
     calls = metrics[otlp.CALLS].sum.data_points
     status_of = [{a.key: a.value.string_value for a in p.attributes} for p in calls]

@@ -3,7 +3,6 @@ store, and an exporter that a dead or silent collector cannot make grow."""
 
 from __future__ import annotations
 
-import http.server
 import socket
 import threading
 
@@ -18,6 +17,7 @@ from tracing_middleware.metrics.exporter import MetricsExporter, OTLPSink, Store
 from tracing_middleware.metrics.points import Exemplar, Histogram, SeriesKey, SeriesPoint
 from tracing_middleware.metrics.recorder import Recorder
 from tracing_middleware.metrics.store import MetricStore
+from tracing_middleware.testing import OTLPReceiver
 
 BASE = 1_700_000_000_000_000_000
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -91,36 +91,12 @@ def test_store_round_trip_and_window(tmp_path):
     assert store.read(service="glance-api") == []
 
 
-class Collector:
-    """An OTLP/HTTP metrics receiver: decodes each request with the official types."""
-
-    def __init__(self) -> None:
-        self.requests: list[ExportMetricsServiceRequest] = []
-        collector = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                return None
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                assert self.path == "/v1/metrics"
-                collector.requests.append(ExportMetricsServiceRequest.FromString(body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1/metrics"
-
-
 @pytest.fixture
 def collector():
-    c = Collector()
-    yield c
-    c.server.shutdown()
-    c.server.server_close()
+    """A real OTLP/HTTP receiver, decoding with the official types."""
+    with OTLPReceiver() as receiver:
+        receiver.url = f"http://127.0.0.1:{receiver.port}/v1/metrics"
+        yield receiver
 
 
 def _calls(request: ExportMetricsServiceRequest) -> int:
@@ -144,7 +120,7 @@ def test_a_cumulative_collector_and_the_store_both_see_every_count(collector, tm
     for _ in range(5):
         recorder.record("nova-api", "server", "GET /v2.1/servers", 200, 3_000_000)
     exporter.shutdown()  # the last interval goes out at shutdown
-    first, last = collector.requests
+    first, last = collector.metrics
     assert (_calls(first), _calls(last)) == (10, 15)  # cumulative: totals so far
     resource = {a.key: a.value for a in last.resource_metrics[0].resource.attributes}
     assert resource["service.name"].string_value == "nova-api"
@@ -196,7 +172,7 @@ def test_after_fork_starts_a_new_stream_with_new_sinks(collector):
     exporter.source.record("api", "server", "GET /", 200, 1_000)
     exporter.source.record("api", "server", "GET /", 200, 1_000)
     exporter.shutdown()
-    (request,) = collector.requests
+    (request,) = collector.metrics
     assert _calls(request) == 2 and len(built) == 2
     resource = {a.key: a.value for a in request.resource_metrics[0].resource.attributes}
     assert resource["service.instance.id"].string_value != parent_id

@@ -258,6 +258,9 @@ def test_dependency_graph_and_a_click_on_a_service(ui, browser):
              for r in browser.find_elements(By.CSS_SELECTOR, "#edges tr[class]")]
     assert ["nova-api", "nova-conductor", "rpc_call", "2", "\u26a0 1", "50.000 ms",
             "60.000 ms"] in table and len(table) == 5
+    # Wide enough for the whole drawing, which otherwise scrolls sideways.
+    graph = browser.find_element(By.ID, "deps-graph")
+    browser.set_window_size(max(1200, int(graph.get_attribute("width")) + 80), 1000)
     screenshot(browser, "deps")
 
     nodes["nova-conductor"].click()

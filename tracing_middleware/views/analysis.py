@@ -24,7 +24,7 @@ from tracing_middleware.views._layout import children_of
 
 __all__ = ["DEPENDENCY_ATTRIBUTES", "TIME_KINDS", "breakdown", "critical_path",
            "dependencies", "dependency_edges", "diff", "is_messaging_send", "is_rpc_call",
-           "self_time_ns"]
+           "self_time_ns", "spans_by_path"]
 
 #: The ``by_kind`` keys of :func:`breakdown`, in display order.
 TIME_KINDS = ("processing", "queue_wait", "reply_wait", "database", "http_client")
@@ -363,7 +363,7 @@ def breakdown(trace: Trace) -> dict[str, Any]:
 _Key = tuple[tuple[str, str, int], ...]
 
 
-def _keyed(trace: Trace) -> dict[_Key, SpanRecord]:
+def spans_by_path(trace: Trace) -> dict[_Key, SpanRecord]:
     """Each span under its path from the root, in tree order (depth first, start order).
 
     A path step is (service, name, index), the index counting earlier-starting siblings
@@ -430,7 +430,7 @@ def diff(a: Trace, b: Trace, min_change_ns: int = 0) -> dict[str, Any]:
     ``path`` is the list of ``[service, name, index]`` steps from the root to the span
     itself, index counting from 0. ``delta_ns`` is ``b_ns - a_ns``.
     """
-    keyed_a, keyed_b = _keyed(a), _keyed(b)
+    keyed_a, keyed_b = spans_by_path(a), spans_by_path(b)
     order = {key: i for i, key in enumerate([*keyed_a, *(k for k in keyed_b
                                                          if k not in keyed_a)])}
 

@@ -23,7 +23,7 @@ from typing import Any
 from tracing_middleware.export.records import SpanRecord
 from tracing_middleware.export.store import Trace
 from tracing_middleware.views import analysis
-from tracing_middleware.views.analysis import _keyed
+from tracing_middleware.views.analysis import spans_by_path
 
 __all__ = ["MAX_ROWS", "Row", "aligned", "render"]
 
@@ -98,7 +98,7 @@ def _merge(in_a: Sequence[_Key], in_b: Sequence[_Key], known_a: Mapping[_Key, An
 def aligned(a: Trace, b: Trace) -> list[Row]:
     """Every span of either trace once, matched as :func:`analysis.diff` matches them,
     depth first."""
-    keyed_a, keyed_b = _keyed(a), _keyed(b)
+    keyed_a, keyed_b = spans_by_path(a), spans_by_path(b)
     children_a, children_b = _children(keyed_a), _children(keyed_b)
     rows: list[Row] = []
     todo: list[_Key] = _merge(children_a.get((), []), children_b.get((), []), keyed_a)[::-1]

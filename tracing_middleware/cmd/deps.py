@@ -93,6 +93,11 @@ def _deps(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
     else:
         print(_RENDER[args.format](report))
+    capped_at = getattr(store, "capped_at", None)  # a remote store reads a bounded window
+    if capped_at:
+        print(f"os-tracing deps: note: only the newest {capped_at} traces of the window "
+              f"were read from {store.path}; narrow it with --since or --service",
+              file=sys.stderr)
     if not report["edges"]:
         print(f"no dependencies in the traces of {store.path} in that window",
               file=sys.stderr)

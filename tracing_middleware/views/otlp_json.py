@@ -156,45 +156,68 @@ def import_otlp_json(text: str) -> list[SpanRecord]:
     return records_of(doc)
 
 
-def records_of(doc: Any) -> list[SpanRecord]:
+def records_of(doc: Any, skipped: list[str] | None = None) -> list[SpanRecord]:
     """:func:`import_otlp_json` of a parsed document. Tempo names the list ``batches``
-    (its trace-by-id answer before OTLP's rename), which is read the same."""
+    (its trace-by-id answer before OTLP's rename), which is read the same.
+
+    Without ``skipped`` a malformed span makes the whole document a ``ValueError`` (an
+    import must not half-succeed). With it, the span is left out and why is appended to
+    ``skipped``: one bad span a remote store holds must not hide the rest of its trace.
+    """
     if isinstance(doc, dict) and "resourceSpans" not in doc and isinstance(
             doc.get("batches"), list):
         doc = {"resourceSpans": doc["batches"]}
     if not isinstance(doc, dict) or not isinstance(doc.get("resourceSpans"), list):
         raise ValueError("not an OTLP/JSON ExportTraceServiceRequest (no resourceSpans)")
-    kinds = {v: k for k, v in SPAN_KIND.items()}
-    kind_names = {f"SPAN_KIND_{k.upper()}": v for k, v in SPAN_KIND.items()}
-    statuses = {v: k for k, v in STATUS_CODE.items()}
-    status_names = {f"STATUS_CODE_{k.upper()}": v for k, v in STATUS_CODE.items()}
     records = []
-    try:
-        for rs in doc["resourceSpans"]:
+    for rs in doc["resourceSpans"]:
+        try:
             resource = _attrs((rs.get("resource") or {}).get("attributes"))
             service = str(resource.get("service.name") or "unknown_service")
-            for ss in rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []:
-                for s in ss.get("spans") or []:
-                    start = int(s.get("startTimeUnixNano", 0))
-                    end = int(s.get("endTimeUnixNano", start))
-                    status = s.get("status") or {}
-                    parent = s.get("parentSpanId") or None
-                    records.append(SpanRecord(
-                        trace_id=_id(s.get("traceId"), 32, "traceId"),
-                        span_id=_id(s.get("spanId"), 16, "spanId"),
-                        parent_span_id=_id(parent, 16, "parentSpanId") if parent else None,
-                        name=str(s.get("name", "")), service=service,
-                        kind=kinds.get(_enum(s.get("kind"), kind_names, 1), "internal"),
-                        start_time_unix_nano=start, duration_ns=max(0, end - start),
-                        status=statuses.get(_enum(status.get("code"), status_names, 0),
-                                            "unset"),
-                        status_message=str(status.get("message", "")),
-                        attributes=_attrs(s.get("attributes")),
-                        events=tuple(SpanEvent(str(e.get("name", "")),
-                                               int(e.get("timeUnixNano", 0)),
-                                               _attrs(e.get("attributes")))
-                                     for e in s.get("events") or []),
-                        resource=resource))
-    except (AttributeError, TypeError, KeyError) as exc:
-        raise ValueError(f"malformed OTLP/JSON: {type(exc).__name__}: {exc}") from exc
+            spans = [s for ss in rs.get("scopeSpans") or rs.get(
+                "instrumentationLibrarySpans") or [] for s in ss.get("spans") or []]
+        except (AttributeError, TypeError) as exc:
+            _malformed(f"a resourceSpans entry: {type(exc).__name__}: {exc}", skipped)
+            continue
+        for s in spans:
+            try:
+                records.append(_record(s, service, resource))
+            except (AttributeError, TypeError, KeyError, ValueError) as exc:
+                _malformed(str(exc) if isinstance(exc, ValueError)
+                           else f"{type(exc).__name__}: {exc}", skipped)
     return records
+
+
+def _malformed(problem: str, skipped: list[str] | None) -> None:
+    if skipped is None:
+        raise ValueError(problem if problem.startswith("bad ")
+                         else f"malformed OTLP/JSON: {problem}")
+    skipped.append(problem)
+
+
+_KINDS = {v: k for k, v in SPAN_KIND.items()}
+_KIND_NAMES = {f"SPAN_KIND_{k.upper()}": v for k, v in SPAN_KIND.items()}
+_STATUSES = {v: k for k, v in STATUS_CODE.items()}
+_STATUS_NAMES = {f"STATUS_CODE_{k.upper()}": v for k, v in STATUS_CODE.items()}
+
+
+def _record(s: Any, service: str, resource: dict[str, Any]) -> SpanRecord:
+    """One OTLP/JSON span; AttributeError, TypeError, KeyError or ValueError if bad."""
+    start = int(s.get("startTimeUnixNano", 0))
+    end = int(s.get("endTimeUnixNano", start))
+    status = s.get("status") or {}
+    parent = s.get("parentSpanId") or None
+    return SpanRecord(
+        trace_id=_id(s.get("traceId"), 32, "traceId"),
+        span_id=_id(s.get("spanId"), 16, "spanId"),
+        parent_span_id=_id(parent, 16, "parentSpanId") if parent else None,
+        name=str(s.get("name", "")), service=service,
+        kind=_KINDS.get(_enum(s.get("kind"), _KIND_NAMES, 1), "internal"),
+        start_time_unix_nano=start, duration_ns=max(0, end - start),
+        status=_STATUSES.get(_enum(status.get("code"), _STATUS_NAMES, 0), "unset"),
+        status_message=str(status.get("message", "")),
+        attributes=_attrs(s.get("attributes")),
+        events=tuple(SpanEvent(str(e.get("name", "")), int(e.get("timeUnixNano", 0)),
+                               _attrs(e.get("attributes")))
+                     for e in s.get("events") or []),
+        resource=resource)

@@ -14,8 +14,10 @@ reader has the methods of :class:`TraceReader`, which :class:`SpanStore` has too
   (a Go duration), ``query.num_traces`` and ``query.attributes`` (a JSON object; Jaeger
   2.19 and later, older ones ignore it). These snake_case names are the ones every
   version reads (newer ones also take camelCase). An answer is OTLP/JSON wrapped as
-  ``{"result": {"resourceSpans": [...]}}``, one such object per streamed chunk (older
-  versions send it unwrapped); "nothing found" is a 404 with ``{"error": {...}}``.
+  ``{"result": {"resourceSpans": [...]}}``: one object from Jaeger 2, one per streamed
+  chunk from Jaeger 1.x's grpc-gateway (a bare ``{"resourceSpans"}`` is read too);
+  "nothing found" is a 404 with ``{"error": {...}}``. With a request id, only it is
+  asked of Jaeger, whose filters all hold for one span.
 * ``tempo+http://host:3200``: Tempo's HTTP API (``docs/sources/tempo/api_docs``). A
   trace is ``GET /api/v2/traces/{id}`` (``{"trace": {"resourceSpans": ...}, "status":
   "PARTIAL"?}``, Tempo 2.6 and later), else ``GET /api/traces/{id}`` (``{"batches":
@@ -505,20 +507,25 @@ class JaegerStore(_RemoteStore):
         start, end = self._window(query)
         params: dict[str, Any] = {"query.start_time_min": _rfc3339(start),
                                   "query.start_time_max": _rfc3339(end)}
-        if query.operation is not None:
-            params["query.operation_name"] = query.operation
-        if query.min_duration_ns is not None:
-            params["query.duration_min"] = f"{query.min_duration_ns}ns"
-        wanted: list[dict[str, str]] = [{}] if query.request_id is None else [
-            {key: query.request_id.strip()} for key in REQUEST_ID_ATTRIBUTES]
-        if query.attribute is not None:
-            for attributes in wanted:
-                attributes[query.attribute[0]] = query.attribute[1]
+        # Jaeger's filters all hold for one span of the service searched. The request id
+        # may be on any span, so with one, only it is asked, of every service; the other
+        # filters are applied here, to the few traces it is on.
+        wanted: list[dict[str, str]] = [{}]
+        if query.request_id is not None:
+            wanted = [{key: query.request_id.strip()} for key in REQUEST_ID_ATTRIBUTES]
+        else:
+            if query.operation is not None:
+                params["query.operation_name"] = query.operation
+            if query.min_duration_ns is not None:
+                params["query.duration_min"] = f"{query.min_duration_ns}ns"
+            if query.attribute is not None:
+                wanted = [{query.attribute[0]: query.attribute[1]}]
         if query.errors or any(wanted):
             depth = max(depth, FILTERED_DEPTH)
         # query.num_traces: the name every version reads (search_depth is newer).
         params["query.num_traces"] = str(depth)
-        services = [query.service] if query.service is not None else self.services()
+        services = [query.service] if query.service is not None and (
+            query.request_id is None) else self.services()
         for service in services:
             for attributes in wanted:
                 ask = {**params, "query.service_name": service}

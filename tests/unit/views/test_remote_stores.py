@@ -185,6 +185,21 @@ def test_jaeger_request_id_is_two_attribute_searches_per_service(jaeger, request
     assert [p for p, _ in jaeger.requests].count("/api/v3/services") == 1
 
 
+def test_jaeger_request_id_with_filters_another_span_meets(jaeger):
+    """The id is on the API's span, the service and the error on compute's: Jaeger's
+    filters hold for one span, so only the id is asked (of every service) and the rest
+    is held to the embedded store's rule here."""
+    store = JaegerStore(jaeger.url("jaeger"))
+    found = store.find_traces(request_id=REQ, service="compute", operation="spawn",
+                              errors=True, min_duration_ns=100 * MS)
+    assert [s.trace_id for s in found] == [T]
+    asked = jaeger.asked("/api/v3/traces")
+    assert len(asked) == 10 and all(
+        set(q) == {"query.service_name", "query.attributes", "query.num_traces",
+                   "query.start_time_min", "query.start_time_max"} for q in asked)
+    assert store.find_traces(request_id=REQ, service="compute", operation="quota") == []
+
+
 def test_jaeger_streamed_chunks_read_as_one_answer(jaeger):
     """Jaeger 1.x's grpc-gateway streamed one {"result": ...} per trace, ids in base64."""
     store = JaegerStore(jaeger.url("jaeger"))

@@ -201,12 +201,16 @@ def test_jaeger_request_id_with_filters_another_span_meets(jaeger):
 
 
 def test_jaeger_streamed_chunks_read_as_one_answer(jaeger):
-    """Jaeger 1.x's grpc-gateway streamed one {"result": ...} per trace, ids in base64."""
+    """Jaeger 1.x's grpc-gateway streamed one {"result": ...} per trace, ids in base64;
+    a bare TracesData reads the same."""
     store = JaegerStore(jaeger.url("jaeger"))
     combined = store.find_traces(service="api")
     jaeger.serve("/api/v3/traces", "jaeger/search_streamed.json")
     streamed = JaegerStore(jaeger.url("jaeger")).find_traces(service="api")
     assert [s.trace_id for s in streamed] == [SECOND, T] and streamed == combined
+    bare = json.loads((DATA / "jaeger" / "search.json").read_text())["result"]
+    jaeger.serve("/api/v3/traces", json.dumps(bare).encode())
+    assert JaegerStore(jaeger.url("jaeger")).find_traces(service="api") == combined
 
 
 def test_jaeger_nothing_found_is_no_traces(jaeger):

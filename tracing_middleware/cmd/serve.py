@@ -13,6 +13,7 @@ import contextvars
 import html
 import http.server
 import re
+import sys
 import threading
 import time
 import urllib.parse
@@ -41,7 +42,9 @@ overflow:auto}a{color:#0b5ed7}
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("serve", help="local web UI for the span store",
                                    description=__doc__)
-    parser.add_argument("--store", help="span store URL")
+    parser.add_argument("--store", help="store URL: sqlite:///path, jaeger+http://host:16686 "
+                        "or tempo+http://host:3200 (default: $OS_TRACING_STORE, else the "
+                        "default store)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=16686)
     parser.add_argument("--log-file", action="append", default=[],
@@ -338,7 +341,11 @@ def serve_forever(store_url: str, host: str, port: int, log_files: Sequence[str]
 
 
 def _run(args: argparse.Namespace) -> int:
-    return serve_forever(resolve_store_url(args.store), args.host, args.port,
-                         args.log_file)
+    try:
+        return serve_forever(resolve_store_url(args.store), args.host, args.port,
+                             args.log_file)
+    except (ValueError, OSError) as exc:  # a bad URL, a port in use: one line
+        print(f"os-tracing serve: {exc}", file=sys.stderr)
+        return 1
 
 

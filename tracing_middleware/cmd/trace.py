@@ -72,7 +72,8 @@ def register(subparsers: Any) -> None:
         description="Look at the traces in the embedded span store.")
     sub = parser.add_subparsers(dest="trace_command", metavar="SUBCOMMAND")
     sub.required = True
-    store_help = ("store URL, sqlite:///relative or sqlite:////absolute (default: "
+    store_help = ("store URL: sqlite:///relative or sqlite:////absolute, or traces in "
+                  "jaeger+http://host:16686 or tempo+http://host:3200 (default: "
                   "$OS_TRACING_STORE, else ~/.local/share/os-tracing/traces.db)")
 
     listing = sub.add_parser("list", help="traces, newest first")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+from collections import Counter
 from collections.abc import Sequence
 
 from tracing_middleware.metrics.points import Exemplar, Histogram
@@ -35,6 +36,9 @@ MAX_SIZE = 160
 
 _LOG2E = 1 / math.log(2)
 _FACTORS = {scale: math.ldexp(_LOG2E, scale) for scale in range(1, MAX_SCALE + 1)}
+#: Exact powers of two, the values whose bucket the logarithm alone may miss: a batch
+#: holding none is bucketed in one comprehension.
+_POWERS = frozenset(1 << e for e in range(128))
 
 
 def index_of(value: int, scale: int) -> int:
@@ -80,6 +84,15 @@ class Aggregator:
         self.exemplars: dict[int, Exemplar] = {}
 
     def record(self, value: int, exemplar: Exemplar | None = None) -> None:
+        raise NotImplementedError
+
+    def record_many(self, values: Sequence[int]) -> None:
+        """Record every value (integers), as :meth:`record` would one after another."""
+        for value in values:
+            self.record(value)
+
+    def keep(self, value: int, exemplar: Exemplar) -> None:
+        """Keep ``exemplar`` for the bucket of ``value``, a value already recorded."""
         raise NotImplementedError
 
     def point(self) -> Histogram:
@@ -129,6 +142,47 @@ class ExponentialHistogram(Aggregator):
         counts[index] = counts.get(index, 0) + 1
         if exemplar is not None:
             self._keep(index, exemplar)
+
+    def record_many(self, values: Sequence[int]) -> None:
+        """Record a batch of integers in a few passes that run mostly in C: the indices in
+        one comprehension, the range from ``min``/``max``, one downscale for the whole
+        batch, then a count per bucket. The scale and counts are those of recording the
+        values one by one (the final scale depends only on the range of the indices)."""
+        if not values:
+            return
+        if min(values) <= 0:
+            self.zero_count += sum(1 for v in values if v <= 0)
+            values = [v for v in values if v > 0]
+            if not values:
+                return
+        if not _POWERS.isdisjoint(values):  # rare: the exact rule, value by value
+            for value in values:
+                self.record(value)
+            return
+        scale = self.scale
+        if scale > 0:
+            factor = _FACTORS.get(scale) or math.ldexp(_LOG2E, scale)
+            log, floor = math.log, math.floor
+            indices = [floor(log(v) * factor) for v in values]
+        else:
+            shift = -scale
+            indices = [(v.bit_length() - 1) >> shift for v in values]
+        low, high = min(indices), max(indices)
+        if self.counts:
+            low, high = min(low, self.low), max(high, self.high)
+        change = _scale_change(low, high, self.max_size)
+        if change:
+            self.downscale(change)
+            indices = [i >> change for i in indices]
+            low, high = low >> change, high >> change
+        counts = self.counts
+        for index, count in Counter(indices).items():
+            counts[index] = counts.get(index, 0) + count
+        self.low, self.high = low, high
+
+    def keep(self, value: int, exemplar: Exemplar) -> None:
+        if value > 0:  # as record(): a zero has no bucket to link from
+            self._keep(index_of(value, self.scale), exemplar)
 
     def downscale(self, change: int) -> None:
         """Halve the resolution ``change`` times: bucket ``i`` becomes ``i >> change``."""
@@ -212,6 +266,14 @@ class ExplicitHistogram(Aggregator):
         self.counts[index] += 1
         if exemplar is not None:
             self._keep(index, exemplar)
+
+    def record_many(self, values: Sequence[int]) -> None:
+        bounds, find, counts = self.bounds, bisect.bisect_left, self.counts
+        for index, count in Counter([find(bounds, v) for v in values]).items():
+            counts[index] += count
+
+    def keep(self, value: int, exemplar: Exemplar) -> None:
+        self._keep(bisect.bisect_left(self.bounds, value), exemplar)
 
     def merge_from(self, other: Aggregator) -> None:
         if not isinstance(other, ExplicitHistogram) or other.bounds != self.bounds:

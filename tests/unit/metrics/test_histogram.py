@@ -102,6 +102,70 @@ def test_matches_the_sdk_scale_offset_and_counts(seed):
     assert sum(theirs) == len(values)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_batches_match_one_by_one_and_the_sdk(seed):
+    """record_many (what the recorder's collection uses) in batches of any size, with
+    zeros and exact powers of two among them: the SDK's point, and record()'s."""
+    rng = random.Random(seed)
+    spread = [1e3, 1e5, 1e8, 1e12][seed % 4]
+    values = [max(1, int(rng.lognormvariate(0, 1) * spread)) for _ in range(2_000)]
+    values[rng.randrange(len(values))] = 1 << 20
+    values[rng.randrange(len(values))] = 0
+    batched, single = ExponentialHistogram(), ExponentialHistogram()
+    at = 0
+    while at < len(values):
+        size = rng.choice([1, 7, 256, 900])
+        batched.record_many(values[at:at + size])
+        at += size
+    for v in values:
+        single.record(v)
+    assert batched.point() == single.point()
+    sdk = _sdk_point([v for v in values if v])
+    point = batched.point()
+    assert (point.scale, point.offset, point.zero_count) == (sdk.scale, sdk.positive.offset, 1)
+    theirs = list(sdk.positive.bucket_counts)
+    while theirs and not theirs[-1]:
+        theirs.pop()
+    assert list(point.bucket_counts) == theirs
+
+
+def test_a_batch_past_160_buckets_downscales_once_for_all_of_it():
+    h = ExponentialHistogram()
+    h.record_many([3, 5, 7])
+    # 3..7 spans 1.22 doublings: 156 buckets at scale 7 (128 a doubling), 312 at 8
+    assert h.scale == 7
+    h.record_many([10**12, 3 * 10**12, 1])
+    assert h.high - h.low < 160 and sum(h.point().bucket_counts) == 6
+    assert h.point() == _one_by_one([3, 5, 7, 10**12, 3 * 10**12, 1]).point()
+
+
+def _one_by_one(values):
+    h = ExponentialHistogram()
+    for v in values:
+        h.record(v)
+    return h
+
+
+def test_kept_exemplar_names_the_bucket_of_its_value():
+    h = ExponentialHistogram()
+    h.record_many([1_000, 2_000_000])
+    ex = Exemplar(value_ns=1_000, time_unix_nano=1, trace_id="a" * 32, span_id="b" * 16)
+    h.keep(1_000, ex)
+    h.keep(0, ex)  # a zero has no bucket: nothing kept
+    assert h.exemplars == {index_of(1_000, h.scale): ex}
+
+
+def test_explicit_batches_match_one_by_one():
+    bounds = [10, 100, 1000]
+    batched, single = ExplicitHistogram(bounds), ExplicitHistogram(bounds)
+    values = [0, 10, 11, 100, 999, 1000, 1001, 10**9]
+    batched.record_many(values)
+    for v in values:
+        single.record(v)
+    assert batched.point() == single.point()
+    assert batched.point().bucket_counts == (2, 2, 2, 2)
+
+
 def test_merge_of_different_scales_downscales_to_the_coarser():
     fine, coarse = ExponentialHistogram(), ExponentialHistogram()
     for v in (1000, 1001, 1002):

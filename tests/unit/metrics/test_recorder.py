@@ -107,7 +107,7 @@ def test_buffer_is_bounded_without_collection():
     rec = Recorder(clock=Clock(), buffer_limit=100)
     for _ in range(1_000):
         rec.record("s", "server", "op", "ok", 1)
-    assert len(rec._buffer) <= 100
+    assert len(rec.buffer) <= 100
     (point,) = rec.collect(delta=True)
     assert point.count == 1_000
 
@@ -118,6 +118,29 @@ def test_bad_entry_costs_itself():
     rec.record("s", "server", "op", "ok", 3)
     (point,) = rec.collect(delta=True)
     assert point.count == 1
+
+
+def test_durations_as_the_edges_should_hand_them():
+    """A negative duration counts as zero, a float as its integer; one that is not a
+    number costs itself only, even in a batch with good ones."""
+    rec = Recorder(clock=Clock())
+    for duration in (-5, 2.9, 7, "x", None, 10):
+        rec.record("s", "server", "op", "ok", duration)  # type: ignore[arg-type]
+    (point,) = rec.collect(delta=True)
+    assert (point.count, point.sum_ns, point.min_ns, point.max_ns) == (4, 19, 0, 10)
+    assert point.histogram.zero_count == 1
+
+
+def test_exemplar_of_a_batch_that_downscaled():
+    """An exemplar recorded with the first entry of an interval stays in its value's
+    bucket when the rest of the batch widens the histogram."""
+    rec = Recorder(clock=Clock())
+    rec.record("s", "server", "op", "ok", 1_000, SpanContext(1, 2, True))
+    rec.record("s", "server", "op", "ok", 10**10)
+    (point,) = rec.collect(delta=True)
+    (exemplar,) = point.exemplars
+    assert exemplar.value_ns == 1_000
+    assert point.histogram.bucket_counts[0] == 1  # 1,000 is the lowest bucket's value
 
 
 def test_explicit_bounds():

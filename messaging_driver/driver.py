@@ -28,6 +28,7 @@ from messaging_driver import envelope
 from messaging_driver.compat import register_oslo_messaging_opts
 from messaging_driver.incoming import TracedListener
 from tracing_middleware import _guard, request_ids, tracer
+from tracing_middleware.metrics.recorder import Recorder
 
 __all__ = ["TracedDriver"]
 
@@ -36,6 +37,13 @@ LOG = logging.getLogger(__name__)
 PREFIX = "traced"
 
 _now = time.perf_counter_ns
+
+
+def _rpc_name(target: Any, message: Any) -> str:
+    """An RPC span's name, ``service/method``: what its span is called, sampled or not."""
+    if type(message) is dict or isinstance(message, Mapping):
+        return f"{target.namespace or target.topic or ''}/{message.get('method', '')}"
+    return f"{target.namespace or target.topic or ''}/"
 
 
 def _inner_url(url: oslo_messaging.TransportURL) -> oslo_messaging.TransportURL:
@@ -83,6 +91,7 @@ class TracedDriver(base.BaseDriver):
         super().__init__(conf, inner_url, default_exchange, allowed_remote_exmods)
         register_oslo_messaging_opts(conf)
         settings, self._tracing = tracer.configure(conf)
+        self._service_name = settings.service_name if settings else ""
         #: ``[tracing] rpc_context_fields``: write the trace into every request context.
         self._context_fields = bool(settings and settings.rpc_context_fields)
 
@@ -146,7 +155,7 @@ class TracedDriver(base.BaseDriver):
                   ) -> tuple[str, str, dict[str, Any]]:
         method = message.get("method", "") if isinstance(message, Mapping) else ""
         service = target.namespace or target.topic or ""
-        kind, name = self._rpc_kind_name(target, message, wait_for_reply)
+        kind, name = "client" if wait_for_reply else "producer", _rpc_name(target, message)
         tags: dict[str, Any] = {
             "span.kind": kind, "rpc.system": "oslo_messaging", "rpc.service": service,
             "rpc.method": method, "messaging.system": self.system,
@@ -171,9 +180,12 @@ class TracedDriver(base.BaseDriver):
                 tags["messaging.message.id"] = message["message_id"]
         return "producer", f"send {topic}", tags
 
-    def _count(self, metrics: Any, duration: int, kind: str, name: str,
+    def _count(self, metrics: Recorder, start: int, kind: str, name: str,
                exc: BaseException | None, span: Any) -> None:
-        """Count one message sent inside a trace (see the module docstring)."""
+        """Count one message sent inside a trace (see the module docstring); as
+        :meth:`Recorder.record <tracing_middleware.metrics.recorder.Recorder.record>`,
+        inline, as this is paid on every message."""
+        duration = _now() - start
         if exc is None:
             outcome = "ok"
         elif isinstance(exc, oslo_messaging.MessagingTimeout):
@@ -181,8 +193,11 @@ class TracedDriver(base.BaseDriver):
         else:
             outcome = "error"
         try:
-            metrics.record(self._tracing.settings.service_name, kind, name, outcome,
-                           duration, span.context if span is not None else None)
+            buffer = metrics.buffer
+            buffer.append((self._service_name, kind, name, outcome, duration,
+                           None if span is None else span.context))
+            if len(buffer) > metrics.buffer_limit:
+                metrics.overflow()
         except Exception:
             _guard.swallow("counting a message")
 
@@ -215,24 +230,17 @@ class TracedDriver(base.BaseDriver):
                                      retry=retry, transport_options=transport_options)
         except BaseException as exc:
             if metrics is not None:
-                self._count(metrics, _now() - start, *self._rpc_kind_name(
-                    target, message, wait_for_reply), exc, span)
+                self._count(metrics, start, "client" if wait_for_reply else "producer",
+                            _rpc_name(target, message), exc, span)
             if span is not None:
                 self._finish(span, exc)
             raise
         if metrics is not None:
-            self._count(metrics, _now() - start,
-                        *self._rpc_kind_name(target, message, wait_for_reply), None, span)
+            self._count(metrics, start, "client" if wait_for_reply else "producer",
+                        _rpc_name(target, message), None, span)
         if span is not None:
             self._finish(span, None)
         return result
-
-    @staticmethod
-    def _rpc_kind_name(target: Any, message: Any, wait_for_reply: Any) -> tuple[str, str]:
-        """The kind and name :meth:`_rpc_span` gives, without its tags."""
-        method = message.get("method", "") if isinstance(message, Mapping) else ""
-        return ("client" if wait_for_reply else "producer",
-                f"{target.namespace or target.topic or ''}/{method}")
 
     def send_notification(self, target: Any, ctxt: Any, message: Any, version: Any,
                           retry: int | None = None) -> Any:
@@ -250,14 +258,14 @@ class TracedDriver(base.BaseDriver):
             result = self.inner.send_notification(target, ctxt, message, version, retry)
         except BaseException as exc:
             if metrics is not None:
-                self._count(metrics, _now() - start, "producer",
-                            f"send {target.topic or ''}", exc, span)
+                self._count(metrics, start, "producer", f"send {target.topic or ''}", exc,
+                            span)
             if span is not None:
                 self._finish(span, exc)
             raise
         if metrics is not None:
-            self._count(metrics, _now() - start, "producer", f"send {target.topic or ''}",
-                        None, span)
+            self._count(metrics, start, "producer", f"send {target.topic or ''}", None,
+                        span)
         if span is not None:
             self._finish(span, None)
         return result

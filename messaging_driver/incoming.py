@@ -66,12 +66,18 @@ class _Requeued:
 _REQUEUED = _Requeued()
 
 
+_MISSING = object()
+
+
 def _expects_reply(inner: Any) -> bool:
-    """A ``call`` has somewhere to reply to; a cast or fanout does not."""
-    for name in ("reply_q", "_reply_q"):
-        if hasattr(inner, name):
-            return bool(getattr(inner, name))
-    return bool(getattr(inner, "msg_id", None))
+    """A ``call`` has somewhere to reply to; a cast or fanout does not. (Read on every
+    counted message: one lookup per attribute, no loop.)"""
+    reply_q = getattr(inner, "reply_q", _MISSING)
+    if reply_q is _MISSING:
+        reply_q = getattr(inner, "_reply_q", _MISSING)
+        if reply_q is _MISSING:
+            return bool(getattr(inner, "msg_id", None))
+    return bool(reply_q)
 
 
 def _propagated_from(tracing: Any, headers: dict[str, str] | None, ctxt: Any) -> Propagated:
@@ -91,6 +97,13 @@ class TracedIncoming:
     the message's methods in different orders.
     """
 
+    # With RED metrics on: when the message began (perf_counter_ns), and what its span
+    # said when one was made (kind and name; the context if it records). Class defaults,
+    # so a message that never sets them reads them without reaching __getattr__.
+    _began = 0
+    _named: tuple[str, str] | None = None
+    _sampled: Any = None
+
     def __init__(self, inner: Any, listener: TracedListener,
                  headers: dict[str, str] | None) -> None:
         self._inner = inner
@@ -98,7 +111,6 @@ class TracedIncoming:
         self._headers = headers
         self._scope: Any = None
         self._started = False
-        self._began = 0
         self._ref = weakref.ref(self, _unfinished.discard)
         _unfinished.add(self._ref)
         # Read for every message by the RPC server and dispatcher, and set once by the
@@ -152,37 +164,45 @@ class TracedIncoming:
         message = self._inner.message
         if not (isinstance(message, dict) or isinstance(message, Mapping)):
             message = {}
-        kind, name = self._kind_name(message)
+        self._named = kind, name = self._kind_name(message)
         span = tracing.start_span(name, parent=parent, kind=kind)
         if tracing.is_recording(span):
+            self._sampled = span.context
             tracing.set_tags(span, self._tags(message, ctxt))
         return span
 
     def _kind_name(self, message: Any) -> tuple[str, str]:
         """The span's kind and name, read from the message."""
-        if self._listener.rpc:
-            kind = "server" if _expects_reply(self._inner) else "consumer"
-            return kind, f"{self._service(message)}/{message.get('method', '')}"
+        listener = self._listener
+        if listener.rpc:  # the service as _service() reads it, inline
+            service = message.get("namespace") or listener.service or listener.topic
+            return ("server" if _expects_reply(self._inner) else "consumer",
+                    f"{service}/{message.get('method', '')}")
         event_type = message.get("event_type")
         return "consumer", (f"process {event_type[:128]}" if isinstance(event_type, str)
                             else f"process {message.get('priority', '')}".strip())
 
-    def _count(self, scope: Any, failed: bool) -> None:
-        """Count this message in the RED metrics (see the module docstring)."""
-        tracing = self._listener.tracing
-        metrics = tracing.metrics
+    def _count(self, failed: bool) -> None:
+        """Count this message in the RED metrics (see the module docstring); as
+        :meth:`Recorder.record <tracing_middleware.metrics.recorder.Recorder.record>`,
+        inline, as this is paid on every message in a trace."""
+        listener = self._listener
+        metrics = listener.tracing.metrics
         if metrics is None or not self._began:
             return
         try:
             duration = _now() - self._began
-            message = self._inner.message
-            if not (isinstance(message, dict) or isinstance(message, Mapping)):
-                message = {}
-            kind, name = self._kind_name(message)
-            span = scope.span
-            metrics.record(tracing.settings.service_name, kind, name,
-                           "error" if failed else "ok", duration,
-                           span.context if tracing.is_recording(span) else None)
+            named = self._named
+            if named is None:  # an unsampled message the sampler followed: no name built
+                message = self._inner.message
+                if not (type(message) is dict or isinstance(message, Mapping)):
+                    message = {}
+                named = self._kind_name(message)
+            buffer = metrics.buffer
+            buffer.append((listener.service_name, named[0], named[1],
+                           "error" if failed else "ok", duration, self._sampled))
+            if len(buffer) > metrics.buffer_limit:
+                metrics.overflow()
         except Exception:
             _guard.swallow("counting a message")
 
@@ -219,7 +239,7 @@ class TracedIncoming:
             _open.incoming = None
         if scope is None:
             return
-        self._count(scope, failure is not None)
+        self._count(failure is not None)
         try:
             if failure is not None:
                 exc = failure[1] if isinstance(failure, tuple) else failure
@@ -297,6 +317,8 @@ class TracedListener(base.Listener):
         self.system = system
         self.topic = topic
         self.service = service
+        #: The service the RED metrics count this listener's messages under.
+        self.service_name: str = tracing.settings.service_name
         self._proxy = TracedRPCIncoming if rpc else TracedNotification
         # Every message without an envelope is asked whether its request context holds
         # one of these.

@@ -195,52 +195,51 @@ class TracingFilter(base.ConfigurableMiddleware):
             _guard.swallow("starting the server span")
             return self.application(environ, start_response)
         if not recording:
-            if metrics is not None:
-                return self._call_counted(metrics, start, span, scope, environ, path,
-                                          start_response)
-            # Unsampled: the context is current while the app runs (so its calls carry
-            # the decision on) and nothing else is needed: no wrappers, nothing to end.
+            if metrics is None:
+                # Unsampled: the context is current while the app runs (so its calls carry
+                # the decision on) and nothing else is needed: no wrappers, nothing to end.
+                try:
+                    return self.application(environ, start_response)
+                finally:
+                    try:
+                        scope.close()
+                        span.finish()
+                    except Exception:
+                        _guard.swallow("leaving an unsampled request")
+            # Unsampled, counted: as above, plus the status seen through a closure and the
+            # request counted (see the module docstring). Inline, as every call here is
+            # paid on every request.
+            status: list[Any] = [None]
+
+            def counting_start_response(line: str, headers: list[tuple[str, str]],
+                                        exc_info: Any = None) -> Any:
+                status[0] = line
+                if exc_info is None:
+                    return start_response(line, headers)
+                return start_response(line, headers, exc_info)
+
+            operation = (environ.get("REQUEST_METHOD", "GET"), path)
             try:
-                return self.application(environ, start_response)
+                body = self.application(environ, counting_start_response)
+            except BaseException:
+                metrics.record(self._service, "server", operation, "5xx", _now() - start)
+                raise
             finally:
                 try:
                     scope.close()
                     span.finish()
                 except Exception:
                     _guard.swallow("leaving an unsampled request")
+            if type(body) is not list:
+                return _CountedBody(body, metrics, self._service, operation, start, status)
+            buffer = metrics.buffer  # Recorder.record, inline
+            buffer.append((self._service, "server", operation, status[0], _now() - start,
+                           None))
+            if len(buffer) > metrics.buffer_limit:
+                metrics.overflow()
+            return body
         return self._call_traced(tracing, span, scope, environ, start_response, metrics,
                                  start)
-
-    def _call_counted(self, metrics: Recorder, start: int, span: opentracing.Span,
-                      scope: opentracing.Scope, environ: dict[str, Any], path: str,
-                      start_response: StartResponse) -> Any:
-        """An unsampled request with metrics on: as the unsampled path, plus the status
-        seen through a closure and the request counted (see the module docstring)."""
-        status: list[Any] = [None]
-
-        def counting_start_response(line: str, headers: list[tuple[str, str]],
-                                    exc_info: Any = None) -> Any:
-            status[0] = line
-            if exc_info is None:
-                return start_response(line, headers)
-            return start_response(line, headers, exc_info)
-
-        operation = (environ.get("REQUEST_METHOD", "GET"), path)
-        try:
-            body = self.application(environ, counting_start_response)
-        except BaseException:
-            metrics.record(self._service, "server", operation, "5xx", _now() - start)
-            raise
-        finally:
-            try:
-                scope.close()
-                span.finish()
-            except Exception:
-                _guard.swallow("leaving an unsampled request")
-        if type(body) is list:
-            metrics.record(self._service, "server", operation, status[0], _now() - start)
-            return body
-        return _CountedBody(body, metrics, self._service, operation, start, status)
 
     def _start_span(self, tracing: tracer.Tracing, environ: dict[str, Any],
                     path: str) -> opentracing.Span:

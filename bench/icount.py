@@ -6,7 +6,9 @@ a few parts in a million: ``python -m bench.icount`` runs rows of ``rpc cast (fa
 thread)`` under ``valgrind --tool=cachegrind`` (500 and 2,000 casts, after 300 for
 warm-up; each twice, two at a time, keeping the lower count: a one-off such as a cache
 rebuilt at start-up only ever adds) and prints the difference per cast and the ratio to
-the plain driver.
+the plain driver. The ``wsgi`` rows count one request of ``wsgi request (bare app)`` the
+same way (the ratio is to the bare app alone), for what the paste filter's unsampled path
+and RED metrics add.
 
 Instructions are not time (a cache miss costs many), so this is for comparing two versions
 of the code; the timing rows stay the measure. Sampled rows are left out: their exporter
@@ -31,7 +33,10 @@ __all__ = ["ROWS", "main"]
 #: The rows whose counts repeat (nothing runs on a timer).
 ROWS = ("plain driver", "traced+ no active span", "traced+ unsampled",
         "traced+ unsampled + metrics", "oslo.messaging OTel unsampled",
-        "carrier floor (reference)")
+        "carrier floor (reference)", "wsgi untraced", "wsgi unsampled",
+        "wsgi unsampled + metrics")
+#: Rows of ``wsgi request (bare app)``: one request through the paste filter, in process.
+WSGI = "wsgi "
 WARMUP, SHORT, LONG = 300, 500, 2000
 
 
@@ -42,11 +47,30 @@ class _NoSink:
     traces_url = "http://127.0.0.1:9/v1/traces"
 
 
+def _wsgi_row(row: str, sink: Any) -> Any:
+    """The operation of a WSGI row: the bare app, alone or behind an unsampled filter
+    (with RED metrics counted, and drained as in the timing rows, for ``+ metrics``)."""
+    from bench import apps, peers
+    from bench.__main__ import _wsgi_op
+    from bench.rpc import METRICS, METRICS_BUFFER
+    from tracing_middleware.metrics.recorder import Recorder
+
+    if row == WSGI + "untraced":
+        return _wsgi_op(apps.bare_app)
+    filtered = peers.os_tracing_filter(apps.bare_app, sink.otlp, sampled=False)
+    if row.endswith(METRICS):
+        filtered._tracing.metrics = Recorder(buffer_limit=METRICS_BUFFER)
+    return _wsgi_op(filtered)
+
+
 def _child(row: str, casts: int) -> None:
     from bench.rpc import one_thread_variants
 
     sink: Any = _NoSink()
-    op = next(v for v in one_thread_variants(sink) if v.name == row).setup()
+    if row.startswith(WSGI):
+        op = _wsgi_row(row, sink)
+    else:
+        op = next(v for v in one_thread_variants(sink) if v.name == row).setup()
     for _ in range(WARMUP):
         op()
     gc.disable()
@@ -86,19 +110,23 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("valgrind") is None:
         print("bench.icount needs valgrind (apt-get install valgrind)", file=sys.stderr)
         return 2
-    # One run outside valgrind first: stevedore builds its entry-point cache on the first
-    # run after sys.path changes, which would land in one count and not the other.
-    subprocess.run([sys.executable, "-m", "bench.icount", "--child", args.rows[0], "0"],
-                   capture_output=True, env=_env(), check=True)
+    # One run of each row outside valgrind first: stevedore builds its entry-point cache
+    # on the first run after sys.path changes (and a bare-app row loads no plugin), which
+    # would land in one count and not the other.
+    for row in args.rows:
+        subprocess.run([sys.executable, "-m", "bench.icount", "--child", row, "0"],
+                       capture_output=True, env=_env(), check=True)
     per_cast = {}
     for row in args.rows:
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             short, long = (min(pool.map(_instructions, [row, row], [casts, casts]))
                            for casts in (SHORT, LONG))
         per_cast[row] = (long - short) // (LONG - SHORT)
-        base = per_cast.get("plain driver")
+        wsgi = row.startswith(WSGI)
+        base = per_cast.get(WSGI + "untraced" if wsgi else "plain driver")
         ratio = f"{per_cast[row] / base:.3f}" if base else "-"
-        print(f"{row:32} {per_cast[row]:>10,} instructions/cast  x plain {ratio}", flush=True)
+        unit = "instructions/request  x untraced" if wsgi else "instructions/cast  x plain"
+        print(f"{row:32} {per_cast[row]:>10,} {unit} {ratio}", flush=True)
     return 0
 
 

@@ -54,7 +54,9 @@ def test_bench_quick_runs_every_case_against_every_peer(tmp_path):
 
 
 @pytest.mark.parametrize("row", ["plain driver", "traced+ unsampled",
-                                 "oslo.messaging OTel unsampled", "carrier floor (reference)"])
+                                 "traced+ unsampled + metrics",
+                                 "oslo.messaging OTel unsampled", "carrier floor (reference)",
+                                 "wsgi untraced", "wsgi unsampled + metrics"])
 def test_instruction_count_rows_run(row):
     """What ``bench.icount`` runs under valgrind, run here without it (a few casts)."""
     if row.startswith("oslo.messaging") and "oslo.messaging OTel unsampled" not in RPC_ROWS:

@@ -40,12 +40,38 @@ StartResponse = Callable[..., Any]
 _now = time.perf_counter_ns
 
 
-class _CountedBody:
+class _WrappedBody:
+    """A response body passed through, whose end is noticed: ``_ended(exc)`` is called
+    once the server closes it (``exc`` ``None``) or its iteration raises; the wrapped
+    body's own ``close()`` is always called first."""
+
+    __slots__ = ("_body",)
+
+    def _ended(self, exc: BaseException | None) -> None:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._body
+        except BaseException as exc:
+            self._ended(exc)
+            raise
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._ended(None)
+
+
+class _CountedBody(_WrappedBody):
     """A streamed body of an unsampled request: counted when the server closes it, as
     a sampled one's span ends then. Iteration errors count as a server error."""
 
-    __slots__ = ("_body", "_done", "_failed", "_metrics", "_operation", "_service",
-                 "_start", "_status")
+    __slots__ = ("_done", "_failed", "_metrics", "_operation", "_service", "_start",
+                 "_status")
 
     def __init__(self, body: Iterable[bytes], metrics: Recorder, service: str,
                  operation: tuple[str, str], start: int, status: list[Any]) -> None:
@@ -58,27 +84,18 @@ class _CountedBody:
         self._failed = False
         self._done = False
 
-    def __iter__(self) -> Iterator[bytes]:
-        try:
-            yield from self._body
-        except BaseException:
-            self._failed = True
-            raise
-
-    def close(self) -> None:
-        try:
-            close = getattr(self._body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            if not self._done:
-                self._done = True
-                self._metrics.record(self._service, "server", self._operation,
-                                     "5xx" if self._failed else self._status[0],
-                                     _now() - self._start)
+    def _ended(self, exc: BaseException | None) -> None:
+        if exc is not None:
+            self._failed = True  # counted when the server closes the body
+            return
+        if not self._done:
+            self._done = True
+            self._metrics.record(self._service, "server", self._operation,
+                                 "5xx" if self._failed else self._status[0],
+                                 _now() - self._start)
 
 
-class _TracedResponse:
+class _TracedResponse(_WrappedBody):
     """One sampled request: sees the status and headers go by, wraps the body, and ends
     the span on ``close()`` (which PEP 3333 guarantees) or when the app or body raises.
 
@@ -87,7 +104,7 @@ class _TracedResponse:
     always called, even if ending the span fails.
     """
 
-    __slots__ = ("_body", "_done", "_environ", "_filter", "_metrics", "_span", "_start",
+    __slots__ = ("_done", "_environ", "_filter", "_metrics", "_span", "_start",
                  "_start_response", "_tracing", "headers", "status")
 
     def __init__(self, owner: TracingFilter, tracing: tracer.Tracing, span: opentracing.Span,
@@ -147,20 +164,7 @@ class _TracedResponse:
         except Exception:
             _guard.swallow("ending the server span")
 
-    def __iter__(self) -> Iterator[bytes]:
-        try:
-            yield from self._body
-        except BaseException as exc:
-            self.finish(exc)
-            raise
-
-    def close(self) -> None:
-        try:
-            close = getattr(self._body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self.finish(None)
+    _ended = finish
 
 
 class TracingFilter(base.ConfigurableMiddleware):

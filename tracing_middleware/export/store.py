@@ -154,6 +154,15 @@ _ATTRIBUTE_MATCH = (
     "ELSE EXISTS (SELECT 1 FROM json_each(attributes) WHERE key = ? AND "
     "CASE type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN 'null' "
     "ELSE CAST(value AS TEXT) END = ?) END")
+# One attribute of a sender (its JSON path thrice) as Python reads it from the span's
+# JSON: a scalar as itself, an array or object as its JSON text in a BLOB (a type no
+# scalar comes as) for the caller to parse, so an empty list is as false as in Python;
+# NULL when absent or when the column is not JSON.
+_PROTOCOL_VALUE = (
+    "CASE WHEN NOT json_valid(s.attributes) THEN NULL "
+    "WHEN json_type(s.attributes, ?) IN ('array', 'object') "
+    "THEN CAST(json_extract(s.attributes, ?) AS BLOB) "
+    "ELSE json_extract(s.attributes, ?) END")
 _COLUMNS = ("trace_id", "span_id", "parent_span_id", "name", "service", "kind", "start_ns",
             "duration_ns", "status", "status_message", "attributes", "events", "resource")
 _INSERT = (f"INSERT OR IGNORE INTO spans ({', '.join(_COLUMNS)}) "
@@ -620,11 +629,10 @@ class SpanStore:
         ``since_ns``: only traces that started at or after it; ``service``: only pairs
         from or to it. A sender comes with its ids, service, kind, duration and status,
         and of its attributes only ``attributes`` (those present); one sender with
-        several such children comes once per child.
+        several such children comes once per child. Senders whose start or duration is
+        not an integer (rows another program wrote) are left out with one log line.
         """
-        extract = ", ".join(
-            "CASE WHEN json_valid(s.attributes) THEN json_extract(s.attributes, ?) END"
-            for _ in attributes)
+        extract = ", ".join(_PROTOCOL_VALUE for _ in attributes)
         sql = (f"SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.service, s.kind, "
                f"s.start_ns, s.duration_ns, s.status, r.service"
                f"{', ' + extract if attributes else ''} "
@@ -632,7 +640,8 @@ class SpanStore:
                "ON s.trace_id = r.trace_id AND s.span_id = r.parent_span_id "
                "WHERE r.kind IN ('server', 'consumer') AND s.kind IN ('client', 'producer') "
                "AND s.span_id != r.span_id")
-        params: list[Any] = ['$."' + key.replace('"', '') + '"' for key in attributes]
+        params: list[Any] = [path for key in attributes
+                             for path in ('$."' + key.replace('"', '') + '"',) * 3]
         if since_ns is not None:
             sql += " AND r.trace_id IN (SELECT trace_id FROM traces WHERE start_ns >= ?)"
             params.append(int(since_ns))
@@ -640,12 +649,21 @@ class SpanStore:
             sql += " AND (s.service = ? OR r.service = ?)"
             params += [service, service]
         pairs = []
+        skipped = 0
         for row in self._rows(sql, params):
-            found = {key: value for key, value in zip(attributes, row[10:], strict=True)
+            if type(row[6]) is not int or type(row[7]) is not int:
+                skipped += 1  # written by something else; the rest of the graph stands
+                continue
+            found = {key: (_loads(value.decode(errors="replace"), None)
+                           if isinstance(value, bytes) else value)
+                     for key, value in zip(attributes, row[10:], strict=True)
                      if value is not None}
             sender = SpanRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6],
                                 row[7], row[8], attributes=found)
             pairs.append((sender, row[9]))
+        if skipped:
+            LOG.warning("%s: %d sending spans without integer times left out of the "
+                        "dependency graph", self.path, skipped)
         return pairs
 
     def _root_and_services(self, trace_ids: Iterable[str]

@@ -128,9 +128,10 @@ def _boot(t: _Trace, population: Population, failing: bool) -> None:
     api = t.span(None, "POST /v2.1/servers", "nova-api", "server", 0,
                  rng.uniform(300, 900), _server("/v2.1/servers", "POST", 202, nova_id,
                                                 None, "nova-api.internal"))
-    t.span(api, "GET /v3/auth/tokens", "nova-api", "client", 1, 12,
-           {"http.request.method": "GET", "url.full": "http://keystone/v3/auth/tokens"})
-    t.span(api, "GET /v3/auth/tokens", "keystone", "server", 2, 10,
+    token = t.span(api, "GET /v3/auth/tokens", "nova-api", "client", 1, 12,
+                   {"http.request.method": "GET",
+                    "url.full": "http://keystone/v3/auth/tokens"})
+    t.span(token, "GET /v3/auth/tokens", "keystone", "server", 1, 10,
            _server("/v3/auth/tokens", "GET", 200, keystone_id, None, "keystone.internal"))
     t.span(api, "SELECT nova.instances", "nova-api", "client", 15, 2,
            _db("SELECT instances.uuid, instances.vm_state FROM instances WHERE "
@@ -190,9 +191,10 @@ def _list_servers(t: _Trace, population: Population, failing: bool) -> None:
                                                500 if failing else 200, nova_id, None,
                                                "nova-api.internal"),
                  status="error" if failing else "unset")
-    t.span(api, "GET /v3/auth/tokens", "nova-api", "client", 1, 8,
-           {"http.request.method": "GET", "url.full": "http://keystone/v3/auth/tokens"})
-    t.span(api, "GET /v3/auth/tokens", "keystone", "server", 2, 6,
+    token = t.span(api, "GET /v3/auth/tokens", "nova-api", "client", 1, 8,
+                   {"http.request.method": "GET",
+                    "url.full": "http://keystone/v3/auth/tokens"})
+    t.span(token, "GET /v3/auth/tokens", "keystone", "server", 1, 6,
            _server("/v3/auth/tokens", "GET", 200, keystone_id, None, "keystone.internal"))
     for i in range(rng.randint(8, 20)):
         t.span(api, "SELECT nova.instances", "nova-api", "client", 10 + i, 1,

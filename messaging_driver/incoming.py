@@ -186,12 +186,15 @@ class TracedIncoming:
         """Count this message in the RED metrics (see the module docstring); as
         :meth:`Recorder.record <tracing_middleware.metrics.recorder.Recorder.record>`,
         inline, as this is paid on every message in a trace."""
+        began = self._began
+        if not began:
+            return
         listener = self._listener
         metrics = listener.tracing.metrics
-        if metrics is None or not self._began:
+        if metrics is None:
             return
         try:
-            duration = _now() - self._began
+            duration = _now() - began
             named = self._named
             if named is None:  # an unsampled message the sampler followed: no name built
                 message = self._inner.message

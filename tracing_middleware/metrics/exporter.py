@@ -20,7 +20,6 @@ connections and what it had pending are the parent's.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import socket
@@ -33,12 +32,10 @@ from typing import Any, Protocol
 from tracing_middleware._guard import log_once
 from tracing_middleware.export.store import StoreError
 from tracing_middleware.metrics import otlp
-from tracing_middleware.metrics.histogram import merge
-from tracing_middleware.metrics.points import SeriesKey, SeriesPoint
+from tracing_middleware.metrics.points import SeriesPoint
 from tracing_middleware.metrics.store import MetricStore
 
-__all__ = ["MetricsExporter", "OTLPSink", "Sink", "Source", "StoreSink", "add_points",
-           "resource_for"]
+__all__ = ["MetricsExporter", "OTLPSink", "Sink", "Source", "StoreSink", "resource_for"]
 
 LOG = logging.getLogger(__name__)
 
@@ -47,6 +44,8 @@ class Source(Protocol):
     """What the exporter collects from: the recorder."""
 
     def collect(self, delta: bool) -> list[SeriesPoint]: ...
+
+    def collect_both(self) -> tuple[list[SeriesPoint], list[SeriesPoint]]: ...
 
 
 class Sink(Protocol):
@@ -69,24 +68,6 @@ def resource_for(service: str, environ: Mapping[str, str] | None = None
     return {"service.name": service, "service.instance.id": str(uuid.uuid4()),
             "process.pid": os.getpid(), "host.name": socket.gethostname(),
             "telemetry.sdk.name": "os-tracing"}
-
-
-def add_points(total: SeriesPoint | None, delta: SeriesPoint, start_ns: int
-               ) -> SeriesPoint:
-    """``total`` (cumulative since ``start_ns``) with one more interval of its series
-    added; the newest interval's exemplars win, as they name the most recent traces."""
-    if total is None:
-        return dataclasses.replace(delta, start_time_unix_nano=start_ns)
-    if not delta.count:
-        return dataclasses.replace(total, time_unix_nano=delta.time_unix_nano)
-    return SeriesPoint(
-        key=total.key, start_time_unix_nano=total.start_time_unix_nano,
-        time_unix_nano=delta.time_unix_nano, count=total.count + delta.count,
-        errors=total.errors + delta.errors, sum_ns=total.sum_ns + delta.sum_ns,
-        min_ns=min(total.min_ns, delta.min_ns) if total.count else delta.min_ns,
-        max_ns=max(total.max_ns, delta.max_ns),
-        histogram=merge(total.histogram, delta.histogram),
-        exemplars=delta.exemplars or total.exemplars)
 
 
 class OTLPSink:
@@ -180,9 +161,6 @@ class MetricsExporter:
     def _new_stream(self) -> None:
         self.resource = resource_for(self.service)
         self._collect_lock = threading.Lock()
-        self._totals: dict[SeriesKey, SeriesPoint] = {}
-        self._stream_start: int | None = getattr(self.source, "start_time_unix_nano",
-                                                 None)
         self._closed = False
 
     def _start_thread(self) -> None:
@@ -197,23 +175,12 @@ class MetricsExporter:
             self.flush()
 
     def _collect(self) -> tuple[list[SeriesPoint], list[SeriesPoint]]:
-        """This interval's deltas and the totals so far; only ever collected here, so a
-        count reaches every sink exactly once."""
+        """This interval's deltas and the totals so far, from one collection of the
+        source, so a count reaches every sink exactly once."""
         with self._collect_lock:
-            delta = self.source.collect(True)
-            if not any(sink.cumulative for sink in self.sinks):
-                return delta, []
-            if self._stream_start is None:
-                self._stream_start = min((p.start_time_unix_nano for p in delta),
-                                         default=None)
-            now = max((p.time_unix_nano for p in delta), default=time.time_ns())
-            start = self._stream_start if self._stream_start is not None else now
-            totals = self._totals
-            for point in delta:
-                totals[point.key] = add_points(totals.get(point.key), point, start)
-            return delta, [p if p.time_unix_nano == now
-                           else dataclasses.replace(p, time_unix_nano=now)
-                           for p in totals.values()]
+            if any(sink.cumulative for sink in self.sinks):
+                return self.source.collect_both()
+            return self.source.collect(True), []
 
     def _send(self, index: int, points: Sequence[SeriesPoint],
               resource: Mapping[str, Any], deadline: float | None = None) -> None:

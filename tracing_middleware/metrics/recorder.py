@@ -149,19 +149,37 @@ class Recorder:
         """Every series as a delta since the previous collection (series that saw
         nothing are left out) or cumulative since the recorder started. Thread-safe."""
         with self._lock:
-            now = self._clock()
-            self._drain(now)
-            interval, self._interval = self._interval, {}
-            for key, series in interval.items():
-                total = self._total.get(key)
-                if total is None:
-                    total = self._total[key] = _Series(self._new_histogram())
-                total.add(series)
-            start = self._last_collect if delta else self.start_time_unix_nano
-            self._last_collect = now
-            chosen = interval if delta else self._total
-            return [self._point(key, series, start, now)
-                    for key, series in chosen.items() if series.count]
+            interval, start, now = self._take()
+            return self._points(interval if delta else self._total,
+                                start if delta else self.start_time_unix_nano, now)
+
+    def collect_both(self) -> tuple[list[SeriesPoint], list[SeriesPoint]]:
+        """The deltas since the previous collection and the totals since the recorder
+        started, from one drain: an exporter with both kinds of sink hands every count
+        to each, and keeps no totals of its own. Thread-safe."""
+        with self._lock:
+            interval, start, now = self._take()
+            return (self._points(interval, start, now),
+                    self._points(self._total, self.start_time_unix_nano, now))
+
+    def _take(self) -> tuple[dict[SeriesKey, _Series], int, int]:
+        """Drain the buffer, add the interval to the totals and start the next one:
+        the interval, its start and its end. Called with the lock held."""
+        now = self._clock()
+        self._drain(now)
+        interval, self._interval = self._interval, {}
+        for key, series in interval.items():
+            total = self._total.get(key)
+            if total is None:
+                total = self._total[key] = _Series(self._new_histogram())
+            total.add(series)
+        start, self._last_collect = self._last_collect, now
+        return interval, start, now
+
+    def _points(self, series: dict[SeriesKey, _Series], start: int, now: int
+                ) -> list[SeriesPoint]:
+        return [self._point(key, one, start, now) for key, one in series.items()
+                if one.count]
 
     def _point(self, key: SeriesKey, series: _Series, start: int, now: int) -> SeriesPoint:
         return SeriesPoint(key=key, start_time_unix_nano=start, time_unix_nano=now,

@@ -33,16 +33,6 @@ def point(operation: str = "GET /v2.1/servers", count: int = 10, errors: int = 2
                        (Exemplar(3_900_000, BASE + 5, TRACE, SPAN),))
 
 
-class FakeSource:
-    def __init__(self, points: list[SeriesPoint]) -> None:
-        self.points = points
-        self.asked: list[bool] = []
-
-    def collect(self, delta: bool) -> list[SeriesPoint]:
-        self.asked.append(delta)
-        return list(self.points)
-
-
 def test_encoding_reads_back_with_the_official_types():
     body = otlp.encode([point(), point("DELETE /v2.1/servers/{id}", 3, 0,
                                        bounds=(5_000_000, 10_000_000))],

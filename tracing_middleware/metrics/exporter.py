@@ -2,9 +2,9 @@
 sink (an OTLP collector, the embedded store) on a daemon thread of its own.
 
 A request never waits for it: the recorder is all the request threads touch. Each
-interval is collected once, as a delta, and the exporter keeps the running totals a
-cumulative sink needs, so a cumulative collector and the delta rows of the embedded store
-both see every count (the recorder hands each count out once). A sink that fails keeps
+interval is collected once: the deltas and, when a sink is cumulative, the recorder's
+totals from the same drain, so a cumulative collector and the delta rows of the
+embedded store both see every count. A sink that fails keeps
 what it could not send within a bound (a cumulative collector needs only the latest
 snapshot, since it carries every count so far; a delta one keeps the last ``max_pending``
 intervals and counts the older ones it drops), so a collector that is down or
